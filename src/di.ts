@@ -1,0 +1,58 @@
+/**
+ * Dynamic invocation (DI): SEMS's small dispatch interface between modules.
+ *
+ * A module exports an interface by name (`db_reg_agent`); the XML-RPC and JSON-RPC
+ * servers reach the engine only through `invoke(function, args)`. Argument errors are
+ * typed so that each server can render them as the fault SEMS would send.
+ */
+
+/** What an AmArg can hold, as far as RPC clients can express it. */
+export type DiValue = number | string | boolean | null | DiValue[] | { [key: string]: DiValue };
+
+export interface DiInterface {
+  /** Function names, as `_list` returns them. */
+  functions(): string[];
+  /** Runs a function; resolves once the action is queued, not when it completes. */
+  invoke(fn: string, args: DiValue[]): DiValue | Promise<DiValue>;
+}
+
+/** The function does not exist (SEMS: AmDynInvoke::NotImplemented). */
+export class DiNotImplementedError extends Error {
+  constructor(readonly fn: string) {
+    super(`AmDynInvoke::NotImplemented: ${fn}`);
+    this.name = 'DiNotImplementedError';
+  }
+}
+
+/** Wrong number of arguments (SEMS: AmArg::OutOfBoundsException). */
+export class DiArgCountError extends Error {
+  constructor(readonly detail = '') {
+    super('AmArg out of bounds - parameter number mismatch.');
+    this.name = 'DiArgCountError';
+  }
+}
+
+/** An argument of the wrong type (SEMS: AmArg::TypeMismatchException). */
+export class DiTypeError extends Error {
+  constructor(readonly detail = '') {
+    super('Type mismatch in arguments.');
+    this.name = 'DiTypeError';
+  }
+}
+
+/** Interface name → implementation, like SEMS's plugin factory lookup. */
+export class DiRegistry {
+  private readonly interfaces = new Map<string, DiInterface>();
+
+  register(name: string, iface: DiInterface): void {
+    this.interfaces.set(name, iface);
+  }
+
+  get(name: string): DiInterface | undefined {
+    return this.interfaces.get(name);
+  }
+
+  names(): string[] {
+    return [...this.interfaces.keys()];
+  }
+}

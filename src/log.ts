@@ -1,0 +1,100 @@
+/**
+ * Logging with SEMS's levels: 0 error, 1 warn, 2 info, 3 debug.
+ *
+ * Output goes to stderr (SEMS `-E` / `stderr=yes`) with an ISO timestamp, or to
+ * syslog through the system's `logger` utility, which is always present on Debian
+ * and spares us a native syslog binding. Secrets must never reach levels 0–2: callers
+ * pass them through `redact()` or log them only with `debug()`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export enum LogLevel {
+  Error = 0,
+  Warn = 1,
+  Info = 2,
+  Debug = 3,
+}
+
+const LEVEL_NAMES = ['ERROR', 'WARNING', 'INFO', 'DEBUG'] as const;
+/** syslog severities (RFC 5424 §6.2.1) for our four levels. */
+const SYSLOG_SEVERITY = [3, 4, 6, 7] as const;
+
+export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {
+  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7,
+  uucp: 8, cron: 9, authpriv: 10, ftp: 11,
+  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+};
+
+type Sink = (level: LogLevel, line: string) => void;
+
+const stderrSink: Sink = (level, line) => {
+  process.stderr.write(`${new Date().toISOString()} [${process.pid}] ${LEVEL_NAMES[level]}: ${line}\n`);
+};
+
+let currentLevel: LogLevel = LogLevel.Info;
+let sink: Sink = stderrSink;
+let syslogProcess: ChildProcess | undefined;
+
+export function setLogLevel(level: number): void {
+  currentLevel = Math.max(LogLevel.Error, Math.min(LogLevel.Debug, Math.trunc(level))) as LogLevel;
+}
+
+export function getLogLevel(): LogLevel {
+  return currentLevel;
+}
+
+export function logToStderr(): void {
+  closeSyslog();
+  sink = stderrSink;
+}
+
+/** Sends log lines to syslog with the given facility (SEMS `syslog_facility`). */
+export function logToSyslog(facility: string, tag = 'db-reg-agent'): void {
+  const code = SYSLOG_FACILITIES[facility.toLowerCase()];
+  if (code === undefined) throw new Error(`unknown syslog facility '${facility}'`);
+  closeSyslog();
+  const child = spawn('logger', ['--prio-prefix', '--id=' + process.pid, '-t', tag], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  child.on('error', (err) => {
+    sink = stderrSink;
+    stderrSink(LogLevel.Error, `syslog unavailable (${err.message}); logging to stderr`);
+  });
+  child.stdin?.on('error', () => undefined);
+  syslogProcess = child;
+  sink = (level, line) => {
+    child.stdin?.write(`<${code * 8 + SYSLOG_SEVERITY[level]}>${LEVEL_NAMES[level]}: ${line}\n`);
+  };
+}
+
+function closeSyslog(): void {
+  syslogProcess?.stdin?.end();
+  syslogProcess = undefined;
+}
+
+/** Replaces a secret with a fixed marker; the length is not revealed either. */
+export function redact(secret: string | null | undefined): string {
+  return secret ? '********' : '(empty)';
+}
+
+export interface Logger {
+  error(msg: string): void;
+  warn(msg: string): void;
+  info(msg: string): void;
+  debug(msg: string): void;
+  enabled(level: LogLevel): boolean;
+}
+
+/** A logger whose lines carry the component name, like SEMS's `[module]` prefix. */
+export function logger(component: string): Logger {
+  const emit = (level: LogLevel, msg: string): void => {
+    if (level <= currentLevel) sink(level, `[${component}] ${msg}`);
+  };
+  return {
+    error: (m) => emit(LogLevel.Error, m),
+    warn: (m) => emit(LogLevel.Warn, m),
+    info: (m) => emit(LogLevel.Info, m),
+    debug: (m) => emit(LogLevel.Debug, m),
+    enabled: (level) => level <= currentLevel,
+  };
+}
