@@ -38,6 +38,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (!arg.startsWith('-') || arg.length < 2) throw new UsageError(`unexpected argument '${arg}'`);
+    if (arg.startsWith('--')) throw new UsageError(`unknown option '${arg}'`);
     for (let j = 1; j < arg.length; j++) {
       const opt = arg[j] as string;
       if (FLAGS.has(opt)) {
