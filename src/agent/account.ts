@@ -1,0 +1,87 @@
+/**
+ * An account as provisioned (DB row or DI call) and the rules that turn it into
+ * what the SIP layer registers (SPEC §4, README "Configuring contact" and
+ * "Auth username").
+ */
+import type { RegistrationParams } from '../sip/registration-client';
+
+export type AccountType = 'subscriber' | 'peering';
+
+/** Subscribers and peerings have separate id spaces. */
+export type AccountKey = `${AccountType}:${number}`;
+
+export function accountKey(type: AccountType, id: number): AccountKey {
+  return `${type}:${id}`;
+}
+
+export interface AccountData {
+  /** As provisioned; may be user@domain with username_with_domain. */
+  user: string;
+  password: string;
+  realm: string;
+  /** Explicit contact (DB column with db_read_contact, or DI argument); '' = default. */
+  contact: string;
+  /** Explicit auth user; '' = derived from user. */
+  authUser: string;
+}
+
+/** What the contact and identity rules need from the configuration. */
+export interface IdentityRules {
+  usernameWithDomain: boolean;
+  /** contact_hostport, or '' */
+  contactHostport: string;
+  /** host:port of the local interface (public_ip or sip_ip, and sip_port). */
+  localHostport: string;
+  expires: number;
+  outboundProxy: string;
+}
+
+/** The user part for From/To/Contact: with username_with_domain, the domain is dropped. */
+export function identityUser(user: string, usernameWithDomain: boolean): string {
+  if (!usernameWithDomain) return user;
+  const at = user.lastIndexOf('@');
+  return at < 0 ? user : user.slice(0, at);
+}
+
+/** Digest user: auth_user if provisioned, else the user column as it is (with its domain). */
+export function authUserOf(account: AccountData): string {
+  return account.authUser !== '' ? account.authUser : account.user;
+}
+
+/** Contact precedence: explicit > sip:user@contact_hostport > sip:user@local address. */
+export function contactOf(account: AccountData, rules: IdentityRules): string {
+  if (account.contact !== '') return account.contact;
+  const user = identityUser(account.user, rules.usernameWithDomain);
+  return `sip:${user}@${rules.contactHostport || rules.localHostport}`;
+}
+
+export function registrationParams(account: AccountData, rules: IdentityRules): RegistrationParams {
+  return {
+    user: identityUser(account.user, rules.usernameWithDomain),
+    domain: account.realm,
+    authUser: authUserOf(account),
+    password: account.password,
+    contact: contactOf(account, rules),
+    expires: rules.expires,
+    outboundProxy: rules.outboundProxy || undefined,
+  };
+}
+
+/**
+ * updateRegistration re-registers at once when what is registered or how it
+ * authenticates changed (SPEC §5b: user, realm, auth user, password or contact).
+ */
+export function needsReregister(before: AccountData, after: AccountData): boolean {
+  return (
+    before.user !== after.user ||
+    before.realm !== after.realm ||
+    authUserOf(before) !== authUserOf(after) ||
+    before.password !== after.password ||
+    before.contact !== after.contact
+  );
+}
+
+/** Call-ID and From tag are renewed when the identity (user or realm) changes (SPEC §4). */
+export function identityChanged(before: AccountData, after: AccountData): boolean {
+  return before.user !== after.user || before.realm !== after.realm;
+}

@@ -1,0 +1,127 @@
+/**
+ * What a SIP outcome does to the registrations table and to the account's next
+ * action — SPEC §3 as one table. Pure: the engine applies the result.
+ */
+import type { RegistrationOutcome } from '../sip/registration-client';
+
+/** registration_status values (README "Registration status"). */
+export enum RegStatus {
+  Inactive = 0,
+  Pending = 1,
+  Active = 2,
+  Failed = 3,
+  Removed = 4,
+  ToBeRemoved = 5,
+}
+
+export const UNABLE_TO_SEND = { code: 480, reason: 'unable to send request' } as const;
+
+/** One registrations-table change. `registeredFor` sets last_registration=NOW(), expiry=NOW()+n. */
+export type StatusWrite =
+  | {
+      kind: 'update';
+      lastCode: number;
+      lastReason: string;
+      status?: RegStatus;
+      registeredFor?: number;
+      /** undefined = leave the column alone. */
+      contacts?: string;
+    }
+  | { kind: 'delete' };
+
+export type NextAction =
+  /** Refresh based on the granted expires (refresh planner decides when). */
+  | { kind: 'refresh'; grantedExpires: number }
+  /** Retry after error_retry_interval (if not 0). */
+  | { kind: 'retry' }
+  /** The account leaves memory (de-registration finished, either way). */
+  | { kind: 'forget' };
+
+export interface Transition {
+  writes: StatusWrite[];
+  next: NextAction;
+}
+
+export interface StatusPolicy {
+  saveContacts: boolean;
+  saveAuthReplies: boolean;
+  deleteRemovedRegistrations: boolean;
+  /** Already folded with deleteRemovedRegistrations by the config. */
+  deleteFailedDeregistrations: boolean;
+}
+
+export type Operation = 'register' | 'deregister';
+
+type Row = (o: RegistrationOutcome, p: StatusPolicy) => Transition;
+
+const contactsOf = (o: RegistrationOutcome, p: StatusPolicy): string | undefined =>
+  p.saveContacts ? (o.contacts ?? '') : undefined;
+
+const update = (o: RegistrationOutcome, p: StatusPolicy, status: RegStatus, extra: Partial<StatusWrite> = {}): StatusWrite => ({
+  kind: 'update',
+  lastCode: o.code,
+  lastReason: o.reason,
+  status,
+  contacts: contactsOf(o, p),
+  ...extra,
+});
+
+/** A de-REGISTER that failed or could not be sent. */
+const deregisterFailed: Row = (o, p) => ({
+  writes: [p.deleteFailedDeregistrations ? { kind: 'delete' } : update(o, p, RegStatus.ToBeRemoved, o.sent ? {} : { contacts: undefined })],
+  next: { kind: 'forget' },
+});
+
+/**
+ * The table. Rows in SPEC §3 order; the intermediate 401/407 (save_auth_replies) is
+ * prepended by `transition()`.
+ */
+const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' | 'unsent', Row>> = {
+  register: {
+    // 2xx with our Contact: ACTIVE, timestamps on the DB clock, refresh later.
+    success: (o, p) => ({
+      writes: [update(o, p, RegStatus.Active, { registeredFor: o.grantedExpires ?? 0 })],
+      next: { kind: 'refresh', grantedExpires: o.grantedExpires ?? 0 },
+    }),
+    // 2xx without our Contact: SEMS loops; we fail and retry later (SPEC §8).
+    contactMissing: (o, p) => ({
+      writes: [update(o, p, RegStatus.Failed, { lastReason: `${o.reason} (our Contact is missing in the reply)` })],
+      next: { kind: 'retry' },
+    }),
+    // >= 300, including the local 408 of an unanswered transaction.
+    failure: (o, p) => ({ writes: [update(o, p, RegStatus.Failed)], next: { kind: 'retry' } }),
+    // Nothing could be sent: 480, contacts untouched.
+    unsent: () => ({
+      writes: [{ kind: 'update', lastCode: UNABLE_TO_SEND.code, lastReason: UNABLE_TO_SEND.reason, status: RegStatus.Failed }],
+      next: { kind: 'retry' },
+    }),
+  },
+  deregister: {
+    success: (o, p) => ({
+      writes: [p.deleteRemovedRegistrations ? { kind: 'delete' } : update(o, p, RegStatus.Removed)],
+      next: { kind: 'forget' },
+    }),
+    contactMissing: (o, p) => TABLE.deregister.success(o, p),
+    failure: deregisterFailed,
+    unsent: (o, p) => deregisterFailed({ ...o, code: UNABLE_TO_SEND.code, reason: UNABLE_TO_SEND.reason }, p),
+  },
+};
+
+function classify(o: RegistrationOutcome): 'success' | 'contactMissing' | 'failure' | 'unsent' {
+  if (!o.sent) return 'unsent';
+  if (o.code >= 200 && o.code < 300) return o.contactMissing ? 'contactMissing' : 'success';
+  return 'failure';
+}
+
+export function transition(op: Operation, outcome: RegistrationOutcome, policy: StatusPolicy): Transition {
+  const t = TABLE[op][classify(outcome)](outcome, policy);
+  if (!policy.saveAuthReplies || !outcome.challenge) return t;
+  // save_auth_replies: the challenge answered with credentials is stored first, status unchanged.
+  const challenge: StatusWrite = {
+    kind: 'update',
+    lastCode: outcome.challenge.code,
+    lastReason: outcome.challenge.reason,
+    contacts: policy.saveContacts ? '' : undefined,
+  };
+  return { writes: [challenge, ...t.writes], next: t.next };
+}
