@@ -1,0 +1,126 @@
+/**
+ * The `db_reg_agent` DI interface (SPEC §5b): argument checking in SEMS's terms
+ * (count → DiArgCountError, type → DiTypeError) in front of the engine.
+ *
+ * Both argument forms are accepted: the upstream README's (4–5 and 1) and the
+ * sipwise fork's (7 and 2), so scripts written for either work (SPEC §8).
+ */
+import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiInterface, type DiValue } from '../di';
+import type { AccountData, AccountType } from './account';
+
+/** What the DI functions need from the engine; every call only queues work. */
+export interface RegistrationControl {
+  create(type: AccountType, id: number, data: AccountData): void;
+  update(type: AccountType, id: number, data: AccountData): void;
+  refresh(type: AccountType, id: number): void;
+  remove(type: AccountType, id: number): void;
+  /** Extension (status): undefined for an unknown account. */
+  describe(type: AccountType, id: number): Record<string, DiValue> | undefined;
+  statistics(): Record<string, DiValue>;
+}
+
+const OK: DiValue = [200, 'OK'];
+
+export const DB_REG_AGENT_FUNCTIONS = [
+  'createRegistration',
+  'updateRegistration',
+  'removeRegistration',
+  'refreshRegistration',
+  'getRegistration',
+  'getStatistics',
+] as const;
+
+function argCount(args: DiValue[], min: number, max: number): void {
+  if (args.length < min || args.length > max) {
+    throw new DiArgCountError(`expected ${min}..${max} arguments, got ${args.length}`);
+  }
+}
+
+/** AmArg int: a whole number (XML-RPC <int>/<i4>, a JSON integer). */
+function intArg(args: DiValue[], i: number, name: string): number {
+  const v = args[i];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new DiTypeError(`${name} must be an integer`);
+  return v;
+}
+
+function stringArg(args: DiValue[], i: number, name: string): string {
+  const v = args[i];
+  if (typeof v !== 'string') throw new DiTypeError(`${name} must be a string`);
+  return v;
+}
+
+/** Optional string: absent or null is ''. */
+function optionalStringArg(args: DiValue[], i: number, name: string): string {
+  return args[i] === undefined || args[i] === null ? '' : stringArg(args, i, name);
+}
+
+function typeArg(args: DiValue[], i: number): AccountType {
+  const v = optionalStringArg(args, i, 'type');
+  if (v === '' || v === 'subscriber') return 'subscriber';
+  if (v === 'peering') return 'peering';
+  throw new DiTypeError(`type must be 'subscriber' or 'peering', got '${v}'`);
+}
+
+/** id, user, pass, realm [, contact [, auth_user [, type]]] */
+export function parseRegistrationArgs(args: DiValue[]): { type: AccountType; id: number; data: AccountData } {
+  argCount(args, 4, 7);
+  const id = intArg(args, 0, 'id');
+  const data: AccountData = {
+    user: stringArg(args, 1, 'user'),
+    password: stringArg(args, 2, 'pass'),
+    realm: stringArg(args, 3, 'realm'),
+    contact: optionalStringArg(args, 4, 'contact'),
+    authUser: optionalStringArg(args, 5, 'auth_user'),
+  };
+  return { type: typeArg(args, 6), id, data };
+}
+
+/** id [, type] */
+export function parseIdArgs(args: DiValue[]): { type: AccountType; id: number } {
+  argCount(args, 1, 2);
+  return { id: intArg(args, 0, 'id'), type: typeArg(args, 1) };
+}
+
+export class DbRegAgentDi implements DiInterface {
+  constructor(private readonly control: RegistrationControl) {}
+
+  functions(): string[] {
+    return [...DB_REG_AGENT_FUNCTIONS];
+  }
+
+  invoke(fn: string, args: DiValue[]): DiValue {
+    switch (fn) {
+      case 'createRegistration': {
+        const { type, id, data } = parseRegistrationArgs(args);
+        this.control.create(type, id, data);
+        return OK;
+      }
+      case 'updateRegistration': {
+        const { type, id, data } = parseRegistrationArgs(args);
+        this.control.update(type, id, data);
+        return OK;
+      }
+      case 'refreshRegistration': {
+        const { type, id } = parseIdArgs(args);
+        this.control.refresh(type, id);
+        return OK;
+      }
+      case 'removeRegistration': {
+        const { type, id } = parseIdArgs(args);
+        this.control.remove(type, id);
+        return OK;
+      }
+      case 'getRegistration': {
+        const { type, id } = parseIdArgs(args);
+        return this.control.describe(type, id) ?? [404, 'Not Found'];
+      }
+      case 'getStatistics':
+        argCount(args, 0, 0);
+        return this.control.statistics();
+      case '_list':
+        return this.functions();
+      default:
+        throw new DiNotImplementedError(fn);
+    }
+  }
+}
