@@ -1,0 +1,92 @@
+/**
+ * Bounds the REGISTER transactions in flight and adapts the bound to what the
+ * registrar can take, the way TCP does (slow start, then additive increase /
+ * multiplicative decrease).
+ *
+ * Why: SEMS fires every REGISTER of a mass start at once; a registrar's receive
+ * buffer and worker pool are finite, so a burst of tens of thousands is partly
+ * dropped and the dropped ones only recover after Timer E retransmissions or a
+ * 32 s timeout. Retransmissions, 408s and 503s are the registrar telling us it is
+ * saturated; shrinking the window then keeps the rate near its capacity.
+ */
+
+import { Fifo } from './fifo';
+
+export type TransactionSignal = 'ok' | 'congested';
+
+export class CongestionWindow {
+  private limit: number;
+  private threshold: number;
+  private inFlight = 0;
+  private readonly waiting = new Fifo<() => void>();
+  private lastDecrease = -Infinity;
+
+  /**
+   * @param max max_pending_transactions: the window never grows beyond it.
+   * @param now monotonic milliseconds.
+   * @param decreaseHoldMs one decrease per this period: a saturated moment produces
+   *   many signals at once, and each must not halve the window again.
+   */
+  constructor(
+    private readonly max: number,
+    private readonly now: () => number,
+    private readonly min = Math.min(8, max),
+    initial = Math.min(64, max),
+    private readonly decreaseHoldMs = 1000,
+  ) {
+    this.limit = Math.max(this.min, initial);
+    this.threshold = max;
+  }
+
+  /** Current bound on transactions in flight. */
+  get size(): number {
+    return Math.floor(this.limit);
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** Runs `start` as soon as the window has room (FIFO). */
+  enter(start: () => void): void {
+    if (this.inFlight < this.size && this.waiting.length === 0) {
+      this.inFlight++;
+      start();
+    } else {
+      this.waiting.push(start);
+    }
+  }
+
+  /** A transaction ended; `signal` says whether the registrar looked saturated. */
+  leave(signal: TransactionSignal): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (signal === 'ok') this.grow();
+    else this.shrink();
+    this.admit();
+  }
+
+  private grow(): void {
+    // Slow start below the threshold (+1 per reply doubles per round trip), then +1 per window.
+    this.limit += this.limit < this.threshold ? 1 : 1 / this.limit;
+    this.limit = Math.min(this.limit, this.max);
+  }
+
+  private shrink(): void {
+    const t = this.now();
+    if (t - this.lastDecrease < this.decreaseHoldMs) return;
+    this.lastDecrease = t;
+    this.limit = Math.max(this.min, this.limit / 2);
+    this.threshold = this.limit;
+  }
+
+  private admit(): void {
+    while (this.inFlight < this.size && this.waiting.length > 0) {
+      this.inFlight++;
+      this.waiting.shift()?.();
+    }
+  }
+}

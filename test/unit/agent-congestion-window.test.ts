@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { CongestionWindow } from '../../src/agent/congestion-window';
+import { Fifo } from '../../src/agent/fifo';
+
+describe('Fifo', () => {
+  it('keeps order across compactions', () => {
+    const q = new Fifo<number>();
+    const out: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      q.push(i);
+      if (i % 3 === 0) out.push(q.shift() as number);
+    }
+    while (q.length > 0) out.push(q.shift() as number);
+    assert.deepEqual(out, Array.from({ length: 5000 }, (_, i) => i));
+    assert.equal(q.shift(), undefined);
+  });
+});
+
+describe('CongestionWindow', () => {
+  let t = 0;
+  const now = (): number => t;
+  beforeEach(() => {
+    t = 0;
+  });
+
+  it('never runs more than the window at once and admits waiters in FIFO order', () => {
+    const w = new CongestionWindow(4, now, 2, 4);
+    const started: number[] = [];
+    for (let i = 0; i < 10; i++) w.enter(() => started.push(i));
+    assert.deepEqual(started, [0, 1, 2, 3]);
+    assert.equal(w.pending, 4);
+    assert.equal(w.queued, 6);
+    w.leave('ok');
+    assert.deepEqual(started, [0, 1, 2, 3, 4]);
+    assert.equal(w.pending, 4, 'window is capped at max');
+  });
+
+  it('grows in slow start on clean replies, up to max_pending_transactions', () => {
+    const w = new CongestionWindow(100, now, 8, 8);
+    for (let i = 0; i < 8; i++) w.enter(() => undefined);
+    for (let i = 0; i < 8; i++) w.leave('ok');
+    assert.equal(w.size, 16);
+    for (let i = 0; i < 500; i++) {
+      w.enter(() => undefined);
+      w.leave('ok');
+    }
+    assert.equal(w.size, 100);
+  });
+
+  it('halves on congestion, once per hold period, never below the minimum', () => {
+    const w = new CongestionWindow(1000, now, 8, 64);
+    for (let i = 0; i < 5; i++) {
+      w.enter(() => undefined);
+      w.leave('congested');
+    }
+    assert.equal(w.size, 32, 'a burst of signals counts once');
+    t += 1500;
+    w.enter(() => undefined);
+    w.leave('congested');
+    assert.equal(w.size, 16);
+    for (let i = 0; i < 10; i++) {
+      t += 1500;
+      w.enter(() => undefined);
+      w.leave('congested');
+    }
+    assert.equal(w.size, 8);
+  });
+
+  it('grows only additively after a congestion (congestion avoidance)', () => {
+    const w = new CongestionWindow(1000, now, 8, 64);
+    w.enter(() => undefined);
+    w.leave('congested');
+    assert.equal(w.size, 32);
+    for (let i = 0; i < 40; i++) {
+      w.enter(() => undefined);
+      w.leave('ok');
+    }
+    assert.equal(w.size, 33, 'about +1 per window of replies, not +1 per reply');
+  });
+});
