@@ -1,0 +1,58 @@
+/**
+ * Lexical helpers shared by the SIP header parsers (RFC 3261 §25.1, RFC 7235 §2.1):
+ * quoted-strings with quoted-pairs, and separator-delimited lists whose separators
+ * do not count inside a quoted-string or inside `<...>`.
+ */
+
+/** RFC 3261 §25.1 token characters. */
+export const TOKEN = "[A-Za-z0-9.!%*_+`'~-]+";
+
+/**
+ * Splits `text` at each `separator` that is outside quoted-strings and angle brackets.
+ * Items are trimmed; empty items are dropped (list syntax allows them, RFC 7230 §7).
+ */
+export function splitOutsideQuotes(text: string, separator: ',' | ';'): string[] {
+  const items: string[] = [];
+  let start = 0;
+  let inQuotes = false;
+  let angleDepth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inQuotes) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inQuotes = false;
+    } else if (ch === '"') {
+      inQuotes = true;
+    } else if (ch === '<') {
+      angleDepth++;
+    } else if (ch === '>' && angleDepth > 0) {
+      angleDepth--;
+    } else if (ch === separator && angleDepth === 0) {
+      items.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  items.push(text.slice(start));
+  return items.map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** Removes the quotes of a quoted-string and resolves its quoted-pairs; other text is returned as is. */
+export function unquote(value: string): string {
+  if (value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return value;
+  return value.slice(1, -1).replace(/\\(.)/gs, '$1');
+}
+
+/** Wraps `value` in a quoted-string, escaping `"` and `\`. */
+export function quote(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * Parses `name[=value]` (white space allowed around `=`): the name lower-cased (parameter
+ * names are case-insensitive), the value unquoted, null for a flag. undefined if malformed.
+ */
+export function parseParam(item: string): [string, string | null] | undefined {
+  const match = new RegExp(`^(${TOKEN})\\s*(?:=\\s*(.*))?$`, 's').exec(item);
+  if (!match) return undefined;
+  return [match[1].toLowerCase(), match[2] === undefined ? null : unquote(match[2].trim())];
+}

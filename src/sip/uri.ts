@@ -1,0 +1,147 @@
+/**
+ * SIP and SIPS URIs: parsing (RFC 3261 §19.1.1, §25.1) and equivalence (§19.1.4).
+ *
+ * drachtio-srf's parseUri is not used: it takes the parameters of a single-label host
+ * for part of the host (`sip:u@localhost;transport=tcp` → host `localhost;transport=tcp`)
+ * and rejects an upper-case scheme.
+ */
+import { isIP, isIPv6 } from 'node:net';
+
+export interface SipUri {
+  scheme: 'sip' | 'sips';
+  user?: string;
+  password?: string;
+  /** As written; an IPv6 reference keeps its brackets. */
+  host: string;
+  port?: number;
+  /** uri-parameters: names lower-cased, values as written, null for a flag such as `lr`. */
+  params: ReadonlyMap<string, string | null>;
+  /** headers (`?name=value&...`): names lower-cased, values as written. */
+  headers: ReadonlyMap<string, string>;
+}
+
+const HOSTNAME_OR_IPV4 = /^[A-Za-z0-9_.-]+$/;
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** RFC 3261 §25.1 hostport: hostname, IPv4address or `[IPv6reference]`, then an optional port. */
+function parseHostPort(text: string): { host: string; port?: number } | undefined {
+  const bracketEnd = text.startsWith('[') ? text.indexOf(']') : -1;
+  const host = bracketEnd >= 0 ? text.slice(0, bracketEnd + 1) : splitOnce(text, ':')[0];
+  const portText = text.slice(host.length);
+  const hostValid = bracketEnd >= 0 ? isIPv6(host.slice(1, -1)) : HOSTNAME_OR_IPV4.test(host);
+  if (!hostValid || !/^(:\d{1,5})?$/.test(portText)) return undefined;
+  if (portText === '') return { host };
+  const port = Number(portText.slice(1));
+  return port <= 65535 ? { host, port } : undefined;
+}
+
+/** `name[=value]` items; names lower-cased. undefined when a name is empty. */
+function parseNameValues(items: readonly string[]): Map<string, string | null> | undefined {
+  const result = new Map<string, string | null>();
+  for (const item of items) {
+    const [name, value] = splitOnce(item, '=');
+    if (name === '') return undefined;
+    if (!result.has(name.toLowerCase())) result.set(name.toLowerCase(), value ?? null);
+  }
+  return result;
+}
+
+/** Parses a `sip:` or `sips:` URI (no angle brackets); undefined if it is not one. */
+export function parseSipUri(text: string): SipUri | undefined {
+  const scheme = /^(sips?):/i.exec(text.trim());
+  if (!scheme) return undefined;
+  let rest = text.trim().slice(scheme[0].length);
+  // The userinfo ends at the first '@': neither user nor password may hold one unescaped.
+  const [userinfo, afterUserinfo] = splitOnce(rest, '@');
+  let user: string | undefined;
+  let password: string | undefined;
+  if (afterUserinfo !== undefined) {
+    [user, password] = splitOnce(userinfo, ':');
+    if (user === '') return undefined;
+    rest = afterUserinfo;
+  }
+  const [beforeHeaders, headerText] = splitOnce(rest, '?');
+  const [hostPortText, ...paramItems] = beforeHeaders.split(';');
+  const hostPort = parseHostPort(hostPortText);
+  const params = parseNameValues(paramItems);
+  const headerPairs = parseNameValues(headerText === undefined ? [] : headerText.split('&'));
+  if (!hostPort || !params || !headerPairs || [...headerPairs.values()].includes(null)) return undefined;
+  return {
+    scheme: scheme[1].toLowerCase() as SipUri['scheme'],
+    user,
+    password,
+    ...hostPort,
+    params,
+    headers: headerPairs as Map<string, string>,
+  };
+}
+
+/** The address of an IP-literal host (brackets removed), undefined for a host name. */
+export function ipLiteral(host: string): string | undefined {
+  const address = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return isIP(address) ? address : undefined;
+}
+
+/** RFC 2396 "reserved" characters (plus '%' itself): their escaped and plain forms differ. */
+const RESERVED = new Set(';/?:@&=+$,%');
+
+/**
+ * §19.1.4: characters outside the reserved set equal their `%HEX HEX` form. Decodes
+ * those escapes and upper-cases the hex of the others, so equal strings mean equal text.
+ */
+function normalizeEscapes(text: string): string {
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return RESERVED.has(char) ? escape.toUpperCase() : char;
+  });
+}
+
+function sameText(a: string | null | undefined, b: string | null | undefined, caseSensitive: boolean): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return a === b;
+  const normalize = (text: string): string => (caseSensitive ? normalizeEscapes(text) : normalizeEscapes(text).toLowerCase());
+  return normalize(a) === normalize(b);
+}
+
+/** uri-parameters that make two URIs differ when only one of them has it (§19.1.4). */
+const PARAMS_REQUIRED_IN_BOTH = new Set(['transport', 'user', 'ttl', 'method', 'maddr']);
+
+/** §19.1.4: parameters in both must match; transport/user/ttl/method/maddr in one only never match; others are ignored. */
+function paramsMatch(a: SipUri['params'], b: SipUri['params']): boolean {
+  for (const name of new Set([...a.keys(), ...b.keys()])) {
+    if (a.has(name) && b.has(name)) {
+      if (!sameText(a.get(name), b.get(name), false)) return false;
+    } else if (PARAMS_REQUIRED_IN_BOTH.has(name)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * §19.1.4: header components are never ignored; each must be in both URIs with an
+ * equal value. (Values compare as text; §20's per-header rules are not applied.)
+ */
+function headersMatch(a: SipUri['headers'], b: SipUri['headers']): boolean {
+  return a.size === b.size && [...a].every(([name, value]) => sameText(value, b.get(name), true));
+}
+
+/**
+ * RFC 3261 §19.1.4 URI equivalence: same scheme; userinfo case-sensitive and present in
+ * both or neither; host case-insensitive; port present in both and equal, or in neither
+ * (an absent port does not equal 5060); parameters and headers as above.
+ */
+export function sipUrisEqual(a: SipUri, b: SipUri): boolean {
+  return (
+    a.scheme === b.scheme &&
+    sameText(a.user, b.user, true) &&
+    sameText(a.password, b.password, true) &&
+    a.host.toLowerCase() === b.host.toLowerCase() &&
+    a.port === b.port &&
+    paramsMatch(a.params, b.params) &&
+    headersMatch(a.headers, b.headers)
+  );
+}
