@@ -3,9 +3,10 @@
  * what the SIP layer registers (SPEC §4, README "Configuring contact" and
  * "Auth username").
  */
+import type { AccountType } from '../db/account-key';
 import type { RegistrationParams } from '../sip/registration-client';
 
-export type AccountType = 'subscriber' | 'peering';
+export type { AccountType };
 
 /** Subscribers and peerings have separate id spaces. */
 export type AccountKey = `${AccountType}:${number}`;

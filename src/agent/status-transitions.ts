@@ -2,32 +2,14 @@
  * What a SIP outcome does to the registrations table and to the account's next
  * action — SPEC §3 as one table. Pure: the engine applies the result.
  */
+import type { WriteOperation } from '../db/pending-write';
+import { RegistrationStatus as RegStatus } from '../db/registration-status';
+import type { RegistrationUpdate } from '../db/registration-update';
 import type { RegistrationOutcome } from '../sip/registration-client';
 
-/** registration_status values (README "Registration status"). */
-export enum RegStatus {
-  Inactive = 0,
-  Pending = 1,
-  Active = 2,
-  Failed = 3,
-  Removed = 4,
-  ToBeRemoved = 5,
-}
+export { RegStatus };
 
 export const UNABLE_TO_SEND = { code: 480, reason: 'unable to send request' } as const;
-
-/** One registrations-table change. `registeredFor` sets last_registration=NOW(), expiry=NOW()+n. */
-export type StatusWrite =
-  | {
-      kind: 'update';
-      lastCode: number;
-      lastReason: string;
-      status?: RegStatus;
-      registeredFor?: number;
-      /** undefined = leave the column alone. */
-      contacts?: string;
-    }
-  | { kind: 'delete' };
 
 export type NextAction =
   /** Refresh based on the granted expires (refresh planner decides when). */
@@ -38,7 +20,7 @@ export type NextAction =
   | { kind: 'forget' };
 
 export interface Transition {
-  writes: StatusWrite[];
+  writes: WriteOperation[];
   next: NextAction;
 }
 
@@ -57,18 +39,16 @@ type Row = (o: RegistrationOutcome, p: StatusPolicy) => Transition;
 const contactsOf = (o: RegistrationOutcome, p: StatusPolicy): string | undefined =>
   p.saveContacts ? (o.contacts ?? '') : undefined;
 
-const update = (o: RegistrationOutcome, p: StatusPolicy, status: RegStatus, extra: Partial<StatusWrite> = {}): StatusWrite => ({
+const update = (o: RegistrationOutcome, p: StatusPolicy, status: RegStatus, extra: Partial<RegistrationUpdate> = {}): WriteOperation => ({
   kind: 'update',
-  lastCode: o.code,
-  lastReason: o.reason,
-  status,
-  contacts: contactsOf(o, p),
-  ...extra,
+  update: { lastCode: o.code, lastReason: o.reason, status, contacts: contactsOf(o, p), ...extra },
 });
+
+const REMOVE: WriteOperation = { kind: 'remove' };
 
 /** A de-REGISTER that failed or could not be sent. */
 const deregisterFailed: Row = (o, p) => ({
-  writes: [p.deleteFailedDeregistrations ? { kind: 'delete' } : update(o, p, RegStatus.ToBeRemoved, o.sent ? {} : { contacts: undefined })],
+  writes: [p.deleteFailedDeregistrations ? REMOVE : update(o, p, RegStatus.ToBeRemoved, o.sent ? {} : { contacts: undefined })],
   next: { kind: 'forget' },
 });
 
@@ -80,7 +60,7 @@ const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' |
   register: {
     // 2xx with our Contact: ACTIVE, timestamps on the DB clock, refresh later.
     success: (o, p) => ({
-      writes: [update(o, p, RegStatus.Active, { registeredFor: o.grantedExpires ?? 0 })],
+      writes: [update(o, p, RegStatus.Active, { registered: { grantedSeconds: o.grantedExpires ?? 0 } })],
       next: { kind: 'refresh', grantedExpires: o.grantedExpires ?? 0 },
     }),
     // 2xx without our Contact: SEMS loops; we fail and retry later (SPEC §8).
@@ -92,13 +72,13 @@ const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' |
     failure: (o, p) => ({ writes: [update(o, p, RegStatus.Failed)], next: { kind: 'retry' } }),
     // Nothing could be sent: 480, contacts untouched.
     unsent: () => ({
-      writes: [{ kind: 'update', lastCode: UNABLE_TO_SEND.code, lastReason: UNABLE_TO_SEND.reason, status: RegStatus.Failed }],
+      writes: [{ kind: 'update', update: { lastCode: UNABLE_TO_SEND.code, lastReason: UNABLE_TO_SEND.reason, status: RegStatus.Failed } }],
       next: { kind: 'retry' },
     }),
   },
   deregister: {
     success: (o, p) => ({
-      writes: [p.deleteRemovedRegistrations ? { kind: 'delete' } : update(o, p, RegStatus.Removed)],
+      writes: [p.deleteRemovedRegistrations ? REMOVE : update(o, p, RegStatus.Removed)],
       next: { kind: 'forget' },
     }),
     contactMissing: (o, p) => TABLE.deregister.success(o, p),
@@ -117,11 +97,9 @@ export function transition(op: Operation, outcome: RegistrationOutcome, policy: 
   const t = TABLE[op][classify(outcome)](outcome, policy);
   if (!policy.saveAuthReplies || !outcome.challenge) return t;
   // save_auth_replies: the challenge answered with credentials is stored first, status unchanged.
-  const challenge: StatusWrite = {
+  const challenge: WriteOperation = {
     kind: 'update',
-    lastCode: outcome.challenge.code,
-    lastReason: outcome.challenge.reason,
-    contacts: policy.saveContacts ? '' : undefined,
+    update: { lastCode: outcome.challenge.code, lastReason: outcome.challenge.reason, contacts: policy.saveContacts ? '' : undefined },
   };
   return { writes: [challenge, ...t.writes], next: t.next };
 }

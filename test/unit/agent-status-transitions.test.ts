@@ -21,17 +21,18 @@ describe('status transitions (SPEC §3)', () => {
   describe('REGISTER', () => {
     it('2xx → ACTIVE with last_registration/expiry from the granted expires, contacts, refresh', () => {
       assert.deepEqual(transition('register', ok(), POLICY), {
-        writes: [{
-          kind: 'update', lastCode: 200, lastReason: 'OK', status: RegStatus.Active, registeredFor: 60,
+        writes: [{ kind: 'update', update: { lastCode: 200, lastReason: 'OK', status: RegStatus.Active, registered: { grantedSeconds: 60 },
           contacts: '<sip:a@127.0.0.1:5080>;expires=60',
-        }],
+        } }],
         next: { kind: 'refresh', grantedExpires: 60 },
       });
     });
 
     it('2xx with save_contacts=no leaves contacts alone', () => {
       const t = transition('register', ok(), { ...POLICY, saveContacts: false });
-      assert.equal(t.writes[0]?.kind === 'update' && 'contacts' in t.writes[0] ? t.writes[0].contacts : 'absent', undefined);
+      const w = t.writes[0];
+      assert.ok(w?.kind === 'update');
+      assert.equal(w.update.contacts, undefined);
     });
 
     it('2xx without our Contact → FAILED with a reason saying so, retry (no loop)', () => {
@@ -40,29 +41,29 @@ describe('status transitions (SPEC §3)', () => {
       assert.equal(t.writes.length, 1);
       const w = t.writes[0];
       assert.ok(w?.kind === 'update');
-      assert.equal(w.status, RegStatus.Failed);
-      assert.equal(w.lastCode, 200);
-      assert.match(w.lastReason, /Contact is missing/);
-      assert.equal(w.registeredFor, undefined);
-      assert.equal(w.contacts, '<sip:other@h>');
+      assert.equal(w.update.status, RegStatus.Failed);
+      assert.equal(w.update.lastCode, 200);
+      assert.match(w.update.lastReason, /Contact is missing/);
+      assert.equal(w.update.registered, undefined);
+      assert.equal(w.update.contacts, '<sip:other@h>');
     });
 
     it('>= 300 → FAILED, contacts emptied, retry', () => {
       assert.deepEqual(transition('register', failed(403, 'Forbidden'), POLICY), {
-        writes: [{ kind: 'update', lastCode: 403, lastReason: 'Forbidden', status: RegStatus.Failed, contacts: '' }],
+        writes: [{ kind: 'update', update: { lastCode: 403, lastReason: 'Forbidden', status: RegStatus.Failed, contacts: '' } }],
         next: { kind: 'retry' },
       });
     });
 
     it('no answer (local 408) → FAILED 408 Timeout, retry', () => {
       const t = transition('register', failed(408, 'Timeout', { retransmissions: 10 }), POLICY);
-      assert.deepEqual(t.writes, [{ kind: 'update', lastCode: 408, lastReason: 'Timeout', status: RegStatus.Failed, contacts: '' }]);
+      assert.deepEqual(t.writes, [{ kind: 'update', update: { lastCode: 408, lastReason: 'Timeout', status: RegStatus.Failed, contacts: '' } }]);
       assert.deepEqual(t.next, { kind: 'retry' });
     });
 
     it('not sendable → FAILED 480 "unable to send request", contacts untouched, retry', () => {
       assert.deepEqual(transition('register', unsent, POLICY), {
-        writes: [{ kind: 'update', lastCode: 480, lastReason: 'unable to send request', status: RegStatus.Failed }],
+        writes: [{ kind: 'update', update: { lastCode: 480, lastReason: 'unable to send request', status: RegStatus.Failed } }],
         next: { kind: 'retry' },
       });
     });
@@ -72,13 +73,13 @@ describe('status transitions (SPEC §3)', () => {
       assert.equal(transition('register', o, POLICY).writes.length, 1);
       const t = transition('register', o, { ...POLICY, saveAuthReplies: true });
       assert.equal(t.writes.length, 2);
-      assert.deepEqual(t.writes[0], { kind: 'update', lastCode: 401, lastReason: 'Unauthorized', contacts: '' });
-      assert.ok(t.writes[1]?.kind === 'update' && t.writes[1].status === RegStatus.Failed);
+      assert.deepEqual(t.writes[0], { kind: 'update', update: { lastCode: 401, lastReason: 'Unauthorized', contacts: '' } });
+      assert.ok(t.writes[1]?.kind === 'update' && t.writes[1].update.status === RegStatus.Failed);
     });
 
     it('save_auth_replies stores the 407 before the final 2xx, without a status', () => {
       const t = transition('register', ok({ challenge: { code: 407, reason: 'Proxy Authentication Required' } }), { ...POLICY, saveAuthReplies: true });
-      assert.deepEqual(t.writes.map((w) => (w.kind === 'update' ? [w.lastCode, w.status] : [w.kind])), [
+      assert.deepEqual(t.writes.map((w) => (w.kind === 'update' ? [w.update.lastCode, w.update.status] : [w.kind])), [
         [407, undefined],
         [200, RegStatus.Active],
       ]);
@@ -88,32 +89,32 @@ describe('status transitions (SPEC §3)', () => {
   describe('de-REGISTER', () => {
     it('2xx → row deleted (delete_removed_registrations=yes)', () => {
       assert.deepEqual(transition('deregister', ok({ contacts: '' }), POLICY), {
-        writes: [{ kind: 'delete' }], next: { kind: 'forget' },
+        writes: [{ kind: 'remove' }], next: { kind: 'forget' },
       });
     });
 
     it('2xx → REMOVED (delete_removed_registrations=no)', () => {
       const t = transition('deregister', ok({ contacts: '' }), { ...POLICY, deleteRemovedRegistrations: false });
-      assert.deepEqual(t.writes, [{ kind: 'update', lastCode: 200, lastReason: 'OK', status: RegStatus.Removed, contacts: '' }]);
+      assert.deepEqual(t.writes, [{ kind: 'update', update: { lastCode: 200, lastReason: 'OK', status: RegStatus.Removed, contacts: '' } }]);
       assert.deepEqual(t.next, { kind: 'forget' });
     });
 
     it('>= 300 → TO_BE_REMOVED', () => {
       const t = transition('deregister', failed(500, 'Server Internal Error'), POLICY);
-      assert.deepEqual(t.writes, [{ kind: 'update', lastCode: 500, lastReason: 'Server Internal Error', status: RegStatus.ToBeRemoved, contacts: '' }]);
+      assert.deepEqual(t.writes, [{ kind: 'update', update: { lastCode: 500, lastReason: 'Server Internal Error', status: RegStatus.ToBeRemoved, contacts: '' } }]);
       assert.deepEqual(t.next, { kind: 'forget' });
     });
 
     it('>= 300 → deleted with delete_failed_deregistrations', () => {
       const t = transition('deregister', failed(408, 'Timeout'), { ...POLICY, deleteFailedDeregistrations: true });
-      assert.deepEqual(t.writes, [{ kind: 'delete' }]);
+      assert.deepEqual(t.writes, [{ kind: 'remove' }]);
     });
 
     it('not sendable → TO_BE_REMOVED with 480, or deleted with delete_failed_deregistrations', () => {
       assert.deepEqual(transition('deregister', unsent, POLICY).writes, [
-        { kind: 'update', lastCode: 480, lastReason: 'unable to send request', status: RegStatus.ToBeRemoved, contacts: undefined },
+        { kind: 'update', update: { lastCode: 480, lastReason: 'unable to send request', status: RegStatus.ToBeRemoved, contacts: undefined } },
       ]);
-      assert.deepEqual(transition('deregister', unsent, { ...POLICY, deleteFailedDeregistrations: true }).writes, [{ kind: 'delete' }]);
+      assert.deepEqual(transition('deregister', unsent, { ...POLICY, deleteFailedDeregistrations: true }).writes, [{ kind: 'remove' }]);
     });
   });
 });

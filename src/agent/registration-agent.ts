@@ -1,0 +1,378 @@
+/**
+ * The registration engine: what SEMS's db_reg_agent does, per account.
+ *
+ * Every request (initial REGISTER, refresh, retry, de-REGISTER) takes the same path:
+ *   timer or DI call → rate limiter (SPEC §5) → congestion window of its next hop
+ *   → SIP client → status transition (SPEC §3) → status writer + next timer.
+ * An account has at most one transaction at a time. What is asked for meanwhile is
+ * remembered in `wanted` and decided when its turn comes, so a remove that arrives
+ * while a REGISTER waits in the rate limiter turns that slot into the de-REGISTER.
+ */
+import type { AccountRow } from '../db/account-row';
+import type { StatusWriter } from '../db/status-writer';
+import type { DiValue } from '../di';
+import { logger, redact } from '../log';
+import type { RegistrationClient, RegistrationDialog, RegistrationOutcome } from '../sip/registration-client';
+import {
+  accountKey, identityChanged, needsReregister, registrationParams,
+  type AccountData, type AccountKey, type AccountType, type IdentityRules,
+} from './account';
+import type { Clock } from './clock';
+import { CongestionWindow, type TransactionSignal } from './congestion-window';
+import type { RegistrationControl } from './di-interface';
+import type { RateLimiter } from './rate-limiter';
+import type { RefreshPlanner } from './refresh-planner';
+import { RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
+import type { TimerQueue } from './timer-queue';
+
+const log = logger('db_reg_agent');
+
+/** A window slot is given back after this long even if the transaction goes on. */
+const SLOT_HOLD_MS = 1000;
+
+interface Registration {
+  readonly key: AccountKey;
+  readonly type: AccountType;
+  readonly id: number;
+  data: AccountData;
+  dialog: RegistrationDialog;
+  status: RegStatus;
+  /** The request to send when this account's turn comes; null = none. */
+  wanted: Operation | null;
+  /** A turn is reserved in the rate limiter / window queue. */
+  queued: boolean;
+  inFlight: boolean;
+  last?: { code: number; reason: string; at: number };
+  grantedExpires?: number;
+  contacts?: string;
+}
+
+export interface AgentSettings {
+  rules: IdentityRules;
+  policy: StatusPolicy;
+  /** Seconds; 0 = failed REGISTERs are not retried. */
+  errorRetryInterval: number;
+  /** Per next hop (max_pending_transactions). */
+  maxPendingTransactions: number;
+}
+
+/** The part of the status writer the engine uses (queued, ordered per account). */
+export type StatusSink = Pick<StatusWriter, 'insertIfMissing' | 'update' | 'remove'>;
+
+export interface AgentParts {
+  client: RegistrationClient;
+  writer: StatusSink;
+  clock: Clock;
+  timers: TimerQueue<AccountKey>;
+  planner: RefreshPlanner;
+  rateLimiter: RateLimiter;
+}
+
+interface Counters {
+  sent: { REGISTER: number; deREGISTER: number };
+  replies: Map<number, number>;
+}
+
+export class RegistrationAgent implements RegistrationControl {
+  private readonly registry = new Map<AccountKey, Registration>();
+  private readonly windows = new Map<string, CongestionWindow>();
+  private readonly counters: Counters = { sent: { REGISTER: 0, deREGISTER: 0 }, replies: new Map() };
+  private stopped = false;
+
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly parts: AgentParts,
+  ) {}
+
+  // ---- DI functions (SPEC §5b) --------------------------------------------------
+
+  create(type: AccountType, id: number, data: AccountData): void {
+    if (this.registry.has(accountKey(type, id))) {
+      log.warn(`registration ${type} ${id} already exists; replacing it`);
+      this.forget(accountKey(type, id));
+    }
+    this.request(this.add(type, id, data, RegStatus.Inactive), 'register');
+  }
+
+  update(type: AccountType, id: number, data: AccountData): void {
+    const reg = this.registry.get(accountKey(type, id));
+    if (!reg) {
+      log.warn(`updateRegistration: ${type} ${id} (${data.user}@${data.realm}) unknown; creating it`);
+      this.create(type, id, data);
+      return;
+    }
+    const before = reg.data;
+    reg.data = data;
+    if (identityChanged(before, data)) reg.dialog = this.parts.client.newDialog();
+    if (needsReregister(before, data)) {
+      log.info(`registration ${type} ${id} changed (${before.user}@${before.realm} → ${data.user}@${data.realm}); re-registering`);
+      this.request(reg, 'register');
+    }
+  }
+
+  refresh(type: AccountType, id: number): void {
+    const reg = this.registry.get(accountKey(type, id));
+    if (!reg) {
+      log.info(`refreshRegistration: ${type} ${id} unknown; ignored`);
+      return;
+    }
+    this.request(reg, 'register');
+  }
+
+  remove(type: AccountType, id: number): void {
+    const reg = this.registry.get(accountKey(type, id));
+    if (!reg) {
+      log.info(`removeRegistration: ${type} ${id} unknown; ignored`);
+      return;
+    }
+    this.request(reg, 'deregister');
+  }
+
+  describe(type: AccountType, id: number): Record<string, DiValue> | undefined {
+    const reg = this.registry.get(accountKey(type, id));
+    if (!reg) return undefined;
+    const dueAt = this.parts.timers.dueAt(reg.key);
+    const next = reg.wanted ?? (dueAt === undefined ? 'none' : reg.status === RegStatus.Active ? 'refresh' : 'retry');
+    return {
+      id: reg.id,
+      type: reg.type,
+      user: reg.data.user,
+      realm: reg.data.realm,
+      status: reg.status,
+      last_code: reg.last?.code ?? 0,
+      last_reason: reg.last?.reason ?? '',
+      expires: reg.grantedExpires ?? 0,
+      contacts: reg.contacts ?? '',
+      next_action: next,
+      next_action_in: reg.wanted ? 0 : dueAt === undefined ? -1 : Math.max(0, Math.round((dueAt - this.parts.clock.now()) / 1000)),
+      in_flight: reg.inFlight ? 1 : 0,
+    };
+  }
+
+  statistics(): Record<string, DiValue> {
+    const byStatus: Record<string, number> = { '0': 0, '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+    let inFlight = 0;
+    for (const reg of this.registry.values()) {
+      byStatus[String(reg.status)] = (byStatus[String(reg.status)] ?? 0) + 1;
+      if (reg.inFlight) inFlight++;
+    }
+    const replies: Record<string, number> = {};
+    for (const [code, n] of this.counters.replies) replies[String(code)] = n;
+    return {
+      registrations: this.registry.size,
+      by_status: byStatus,
+      sent: { ...this.counters.sent },
+      replies,
+      in_flight: inFlight,
+      ratelimit_queue: this.parts.rateLimiter.queueLength,
+      window_queue: [...this.windows.values()].reduce((n, w) => n + w.queued, 0),
+      timers: this.parts.timers.size,
+    };
+  }
+
+  // ---- start-up restore (SPEC §3) ------------------------------------------------
+
+  /** One row of the joined query at start-up. */
+  restore(row: AccountRow): void {
+    const data: AccountData = {
+      user: row.user,
+      password: row.pass,
+      realm: row.realm,
+      contact: row.contact ?? '',
+      authUser: row.authUser ?? '',
+    };
+    const key = accountKey(row.type, row.id);
+    if (this.registry.has(key)) {
+      log.warn(`${row.type} ${row.id} appears twice in the query; the later row wins`);
+      this.forget(key);
+    }
+    if (row.status === null) this.parts.writer.insertIfMissing({ type: row.type, id: row.id });
+    const status = row.status ?? RegStatus.Inactive;
+    switch (status) {
+      case RegStatus.Inactive:
+      case RegStatus.Pending:
+      case RegStatus.Failed:
+        this.request(this.add(row.type, row.id, data, status), 'register');
+        return;
+      case RegStatus.Active: {
+        const reg = this.add(row.type, row.id, data, status);
+        const { dueAt, warning } = this.parts.planner.restore({
+          lastRegistrationOffsetSec: row.lastRegistration,
+          expiryOffsetSec: row.expiry,
+        });
+        if (warning) log.warn(`${row.type} ${row.id}: ${warning}`);
+        if (dueAt <= this.parts.clock.now()) this.request(reg, 'register');
+        else this.schedule(reg, dueAt, 'register');
+        return;
+      }
+      case RegStatus.Removed:
+        log.debug(`ignoring removed registration ${row.type} ${row.id}`);
+        return;
+      case RegStatus.ToBeRemoved:
+        this.request(this.add(row.type, row.id, data, status), 'deregister');
+        return;
+      default:
+        log.warn(`${row.type} ${row.id} has unknown registration_status ${String(status)}; ignored`);
+    }
+  }
+
+  get size(): number {
+    return this.registry.size;
+  }
+
+  /** Orderly stop: no new requests; transactions in flight end in the SIP client. */
+  stop(): void {
+    this.stopped = true;
+    this.parts.timers.clear();
+    this.parts.rateLimiter.stop();
+  }
+
+  // ---- the request path ------------------------------------------------------------
+
+  private add(type: AccountType, id: number, data: AccountData, status: RegStatus): Registration {
+    const reg: Registration = {
+      key: accountKey(type, id), type, id, data, status,
+      dialog: this.parts.client.newDialog(),
+      wanted: null, queued: false, inFlight: false,
+    };
+    this.registry.set(reg.key, reg);
+    log.debug(`${type} ${id}: ${data.user}@${data.realm} password ${redact(data.password)} status ${status}`);
+    return reg;
+  }
+
+  private forget(key: AccountKey): void {
+    this.parts.timers.cancel(key);
+    this.registry.delete(key);
+  }
+
+  private schedule(reg: Registration, dueAt: number, op: Operation): void {
+    this.parts.timers.schedule(reg.key, dueAt, () => this.request(reg, op));
+  }
+
+  /** Asks for `op` as soon as possible; the latest wish wins. */
+  private request(reg: Registration, op: Operation): void {
+    if (this.stopped || this.registry.get(reg.key) !== reg) return;
+    reg.wanted = op;
+    this.parts.timers.cancel(reg.key);
+    if (reg.queued || reg.inFlight) return;
+    reg.queued = true;
+    this.parts.rateLimiter.submit(() => {
+      if (this.registry.get(reg.key) !== reg || reg.wanted === null) {
+        reg.queued = false;
+        return;
+      }
+      this.windowOf(reg).enter(() => this.send(reg));
+    });
+  }
+
+  private nextHopOf(reg: Registration): string {
+    return this.settings.rules.outboundProxy || reg.data.realm;
+  }
+
+  private windowOf(reg: Registration): CongestionWindow {
+    const hop = this.nextHopOf(reg);
+    let w = this.windows.get(hop);
+    if (!w) {
+      w = new CongestionWindow(this.settings.maxPendingTransactions, () => this.parts.clock.now());
+      this.windows.set(hop, w);
+    }
+    return w;
+  }
+
+  private send(reg: Registration): void {
+    const window = this.windowOf(reg);
+    let slotHeld = true;
+    const releaseSlot = (signal: TransactionSignal): void => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      this.parts.clock.clearTimeout(holdTimer);
+      window.leave(signal);
+      if (window.pending === 0 && window.queued === 0) this.windows.delete(this.nextHopOf(reg));
+    };
+    // A transaction still unanswered after SLOT_HOLD_MS is lost or the registrar is
+    // slow: either way it stops counting against the window (so accounts whose
+    // REGISTERs are dropped cannot starve the others) and it signals congestion.
+    const holdTimer = this.parts.clock.setTimeout(() => releaseSlot('congested'), SLOT_HOLD_MS);
+
+    const op = reg.wanted;
+    reg.queued = false;
+    if (op === null || this.stopped || this.registry.get(reg.key) !== reg) {
+      releaseSlot('ok');
+      return;
+    }
+    reg.wanted = null;
+    reg.inFlight = true;
+    const params = registrationParams(reg.data, this.settings.rules);
+    const dialog = reg.dialog;
+    const pending = op === 'register'
+      ? (this.counters.sent.REGISTER++, this.parts.client.register(dialog, params))
+      : (this.counters.sent.deREGISTER++, this.parts.client.unregister(dialog, params));
+    void pending.then(
+      (outcome) => {
+        releaseSlot(isCongestion(outcome) ? 'congested' : 'ok');
+        this.onOutcome(reg, op, outcome);
+      },
+      (err: Error) => {
+        // The client promises never to reject; if it does, treat it as unsendable.
+        log.error(`${reg.type} ${reg.id}: SIP client failed: ${err.message}`);
+        releaseSlot('ok');
+        this.onOutcome(reg, op, { code: 480, reason: 'unable to send request', sent: false, retransmissions: 0 });
+      },
+    );
+  }
+
+  private onOutcome(reg: Registration, op: Operation, outcome: RegistrationOutcome): void {
+    reg.inFlight = false;
+    if (this.registry.get(reg.key) !== reg) return; // replaced or removed meanwhile (SEMS: unknown ltag)
+    this.counters.replies.set(outcome.code, (this.counters.replies.get(outcome.code) ?? 0) + 1);
+    const t = transition(op, outcome, this.settings.policy);
+    const key = { type: reg.type, id: reg.id };
+    for (const w of t.writes) {
+      if (w.kind === 'remove') {
+        this.parts.writer.remove(key);
+      } else if (w.kind === 'update') {
+        this.parts.writer.update(key, w.update);
+        if (w.update.status !== undefined) reg.status = w.update.status;
+        reg.last = { code: w.update.lastCode, reason: w.update.lastReason, at: this.parts.clock.now() };
+        if (w.update.contacts !== undefined) reg.contacts = w.update.contacts;
+      }
+    }
+    logOutcome(reg, op, outcome);
+
+    switch (t.next.kind) {
+      case 'forget':
+        if (reg.wanted === null) this.forget(reg.key);
+        else reg.status = RegStatus.Inactive; // re-requested while de-registering
+        break;
+      case 'refresh':
+        reg.grantedExpires = t.next.grantedExpires;
+        if (reg.wanted === null) this.schedule(reg, this.parts.planner.afterRegistration(t.next.grantedExpires), 'register');
+        break;
+      case 'retry':
+        reg.grantedExpires = undefined;
+        if (reg.wanted === null && this.settings.errorRetryInterval > 0) {
+          this.schedule(reg, this.parts.clock.now() + this.settings.errorRetryInterval * 1000, 'register');
+        }
+        break;
+    }
+    if (reg.wanted !== null) {
+      const op2 = reg.wanted;
+      reg.wanted = null;
+      this.request(reg, op2);
+    }
+  }
+}
+
+/** Signs that the registrar or the path to it is saturated. */
+function isCongestion(o: RegistrationOutcome): boolean {
+  return o.retransmissions > 0 || o.code === 503 || o.code === 408;
+}
+
+function logOutcome(reg: Registration, op: Operation, o: RegistrationOutcome): void {
+  const what = `${op === 'register' ? 'REGISTER' : 'de-REGISTER'} ${reg.type} ${reg.id} (${reg.data.user}@${reg.data.realm})`;
+  if (o.code >= 200 && o.code < 300 && !o.contactMissing) {
+    log.debug(`${what}: ${o.code} ${o.reason}${o.grantedExpires !== undefined ? `, expires ${o.grantedExpires}` : ''}`);
+  } else {
+    log.info(`${what}: ${o.code} ${o.reason}${o.contactMissing ? ' (our Contact missing in the reply)' : ''}${o.sent ? '' : ' (not sent)'}`);
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The engine with a fake clock and a scripted SIP client. The real client and
+ * database are exercised end to end in test/integration/agent-*.test.ts.
+ */
+import assert from 'node:assert/strict';
+import type { AccountData } from '../../src/agent/account';
+import { FakeClock } from '../../src/agent/clock';
+import { createRateLimiter } from '../../src/agent/rate-limiter';
+import { RefreshLoad } from '../../src/agent/refresh-load';
+import { RefreshPlanner } from '../../src/agent/refresh-planner';
+import { RegistrationAgent, type AgentSettings, type StatusSink } from '../../src/agent/registration-agent';
+import { RegStatus } from '../../src/agent/status-transitions';
+import { TimerQueue } from '../../src/agent/timer-queue';
+import type { AccountKey as DbKey } from '../../src/db/account-key';
+import type { AccountRow } from '../../src/db/account-row';
+import type { RegistrationUpdate } from '../../src/db/registration-update';
+import type { RateLimitConfig } from '../../src/config/agent-config';
+import type {
+  RegistrationClient, RegistrationDialog, RegistrationOutcome, RegistrationParams,
+} from '../../src/sip/registration-client';
+
+interface SentRequest {
+  op: 'register' | 'unregister';
+  dialog: RegistrationDialog;
+  params: RegistrationParams;
+  at: number;
+  answer(o: Partial<RegistrationOutcome>): void;
+}
+
+class ScriptedClient implements RegistrationClient {
+  readonly sent: SentRequest[] = [];
+  private dialogs = 0;
+  /** When set, requests are answered at once with this. */
+  autoAnswer?: (r: SentRequest) => Partial<RegistrationOutcome>;
+  constructor(private readonly clock: FakeClock) {}
+  newDialog(): RegistrationDialog {
+    this.dialogs++;
+    return { callId: `call-${this.dialogs}`, fromTag: `tag-${this.dialogs}`, cseq: 50 };
+  }
+  register(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
+    return this.push('register', dialog, params);
+  }
+  unregister(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
+    return this.push('unregister', dialog, params);
+  }
+  async close(): Promise<void> {}
+  private push(op: SentRequest['op'], dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
+    return new Promise((resolve) => {
+      const req: SentRequest = {
+        op, dialog, params, at: this.clock.now(),
+        answer: (o) => resolve({ code: 200, reason: 'OK', sent: true, retransmissions: 0, ...o }),
+      };
+      this.sent.push(req);
+      if (this.autoAnswer) req.answer(this.autoAnswer(req));
+    });
+  }
+}
+
+class RecordingSink implements StatusSink {
+  readonly ops: Array<[string, string, RegistrationUpdate?]> = [];
+  insertIfMissing(key: DbKey): void {
+    this.ops.push(['insert', `${key.type}:${key.id}`]);
+  }
+  update(key: DbKey, update: RegistrationUpdate): void {
+    this.ops.push(['update', `${key.type}:${key.id}`, update]);
+  }
+  remove(key: DbKey): void {
+    this.ops.push(['remove', `${key.type}:${key.id}`]);
+  }
+}
+
+const SETTINGS: AgentSettings = {
+  rules: { usernameWithDomain: false, contactHostport: '', localHostport: '127.0.0.1:5080', expires: 3600, outboundProxy: '' },
+  policy: { saveContacts: true, saveAuthReplies: false, deleteRemovedRegistrations: true, deleteFailedDeregistrations: false },
+  errorRetryInterval: 300,
+  maxPendingTransactions: 1000,
+};
+
+const ALICE: AccountData = { user: 'alice', password: 'secret', realm: '127.0.0.1:5070', contact: '', authUser: '' };
+
+/** Lets promise callbacks run. */
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function setup(opts: { settings?: Partial<AgentSettings>; rateLimit?: RateLimitConfig } = {}) {
+  const clock = new FakeClock(1_000_000);
+  const client = new ScriptedClient(clock);
+  const sink = new RecordingSink();
+  const load = new RefreshLoad();
+  const timers = new TimerQueue<AccountKey>(clock, { observer: load });
+  const planner = new RefreshPlanner({ reregisterInterval: 0.5 }, clock, load);
+  const rateLimiter = createRateLimiter(clock, opts.rateLimit);
+  const agent = new RegistrationAgent({ ...SETTINGS, ...opts.settings }, { client, writer: sink, clock, timers, planner, rateLimiter });
+  return { clock, client, sink, agent, timers };
+}
+type AccountKey = `${'subscriber' | 'peering'}:${number}`;
+
+function row(id: number, status: number | null, extra: Partial<AccountRow> = {}): AccountRow {
+  return {
+    type: 'subscriber', id, user: `u${id}`, pass: 'p', realm: '127.0.0.1:5070', contact: null, authUser: null,
+    status, lastRegistration: null, expiry: null, ...extra,
+  };
+}
+
+describe('RegistrationAgent', () => {
+  it('create → REGISTER; 2xx → ACTIVE written, refresh at granted × reregister_interval with the same dialog', async () => {
+    const { clock, client, sink, agent } = setup();
+    agent.create('subscriber', 1, ALICE);
+    assert.equal(client.sent.length, 1);
+    const first = client.sent[0] as SentRequest;
+    assert.equal(first.op, 'register');
+    assert.equal(first.params.contact, 'sip:alice@127.0.0.1:5080');
+    first.answer({ grantedExpires: 600, contacts: '<sip:alice@127.0.0.1:5080>;expires=600' });
+    await settle();
+    assert.deepEqual(sink.ops, [['update', 'subscriber:1', {
+      lastCode: 200, lastReason: 'OK', status: RegStatus.Active,
+      contacts: '<sip:alice@127.0.0.1:5080>;expires=600', registered: { grantedSeconds: 600 },
+    }]]);
+    clock.advance(299_000);
+    assert.equal(client.sent.length, 1, 'no refresh before 300 s');
+    clock.advance(2_000);
+    assert.equal(client.sent.length, 2, 'refresh at 300 s');
+    assert.equal(client.sent[1]?.dialog, first.dialog, 'same Call-ID/From tag across refreshes');
+    assert.equal(agent.describe('subscriber', 1)?.status, RegStatus.Active);
+  });
+
+  it('a failure → FAILED, retried after error_retry_interval', async () => {
+    const { clock, client, sink, agent } = setup({ settings: { errorRetryInterval: 60 } });
+    agent.create('subscriber', 1, ALICE);
+    client.sent[0]?.answer({ code: 403, reason: 'Forbidden' });
+    await settle();
+    assert.equal(sink.ops[0]?.[2]?.status, RegStatus.Failed);
+    clock.advance(59_000);
+    assert.equal(client.sent.length, 1);
+    clock.advance(1_500);
+    assert.equal(client.sent.length, 2);
+  });
+
+  it('error_retry_interval=0 does not retry', async () => {
+    const { clock, client, agent } = setup({ settings: { errorRetryInterval: 0 } });
+    agent.create('subscriber', 1, ALICE);
+    client.sent[0]?.answer({ code: 408, reason: 'Timeout' });
+    await settle();
+    clock.advance(3_600_000);
+    assert.equal(client.sent.length, 1);
+  });
+
+  it('update: a changed realm re-registers at once with a new dialog; an unchanged one sends nothing', async () => {
+    const { client, agent } = setup();
+    client.autoAnswer = () => ({ grantedExpires: 3600 });
+    agent.create('subscriber', 1, ALICE);
+    await settle();
+    agent.update('subscriber', 1, { ...ALICE });
+    await settle();
+    assert.equal(client.sent.length, 1, 'nothing changed → nothing sent');
+    agent.update('subscriber', 1, { ...ALICE, password: 'new' });
+    await settle();
+    assert.equal(client.sent.length, 2, 'password change → re-REGISTER');
+    assert.equal(client.sent[1]?.dialog, client.sent[0]?.dialog, 'same dialog when identity is unchanged');
+    agent.update('subscriber', 1, { ...ALICE, password: 'new', realm: '127.0.0.2:5070' });
+    await settle();
+    assert.equal(client.sent.length, 3);
+    assert.notEqual(client.sent[2]?.dialog.callId, client.sent[0]?.dialog.callId, 'new Call-ID for a new realm');
+    assert.equal(client.sent[2]?.params.domain, '127.0.0.2:5070');
+  });
+
+  it('update of an unknown id creates it', () => {
+    const { client, agent } = setup();
+    agent.update('subscriber', 9, ALICE);
+    assert.equal(client.sent.length, 1);
+    assert.ok(agent.describe('subscriber', 9));
+  });
+
+  it('remove → de-REGISTER; 2xx → row deleted and the account forgotten', async () => {
+    const { client, sink, agent, timers } = setup();
+    client.autoAnswer = () => ({ grantedExpires: 3600 });
+    agent.create('subscriber', 1, ALICE);
+    await settle();
+    assert.equal(timers.size, 1);
+    agent.remove('subscriber', 1);
+    await settle();
+    assert.equal(client.sent[1]?.op, 'unregister');
+    assert.deepEqual(sink.ops.at(-1), ['remove', 'subscriber:1']);
+    assert.equal(agent.describe('subscriber', 1), undefined);
+    assert.equal(timers.size, 0, 'refresh timer cancelled');
+  });
+
+  it('remove while the REGISTER is in flight sends the de-REGISTER after it, and no refresh', async () => {
+    const { clock, client, agent, timers } = setup();
+    agent.create('subscriber', 1, ALICE);
+    agent.remove('subscriber', 1);
+    assert.equal(client.sent.length, 1, 'one transaction at a time');
+    client.sent[0]?.answer({ grantedExpires: 3600 });
+    await settle();
+    assert.equal(client.sent.length, 2);
+    assert.equal(client.sent[1]?.op, 'unregister');
+    client.sent[1]?.answer({});
+    await settle();
+    assert.equal(timers.size, 0);
+    clock.advance(7_200_000);
+    assert.equal(client.sent.length, 2);
+  });
+
+  it('refresh and remove of an unknown id are ignored', () => {
+    const { client, agent } = setup();
+    agent.refresh('subscriber', 5);
+    agent.remove('peering', 5);
+    assert.equal(client.sent.length, 0);
+  });
+
+  it('subscribers and peerings with the same id are different accounts', async () => {
+    const { client, agent } = setup();
+    agent.create('subscriber', 1, ALICE);
+    agent.create('peering', 1, { ...ALICE, user: 'trunk' });
+    assert.equal(client.sent.length, 2);
+    assert.ok(agent.describe('subscriber', 1));
+    assert.equal(agent.describe('peering', 1)?.user, 'trunk');
+  });
+
+  describe('start-up restore (SPEC §3)', () => {
+    it('registers 0/1/3 and rows without status, de-registers 5, ignores 4, waits for ACTIVE rows', async () => {
+      const { clock, client, sink, agent } = setup();
+      agent.restore(row(1, null));
+      agent.restore(row(2, RegStatus.Inactive));
+      agent.restore(row(3, RegStatus.Pending));
+      agent.restore(row(4, RegStatus.Failed));
+      agent.restore(row(5, RegStatus.Removed));
+      agent.restore(row(6, RegStatus.ToBeRemoved));
+      agent.restore(row(7, RegStatus.Active, { lastRegistration: -1000, expiry: 2600 }));
+      agent.restore(row(8, RegStatus.Active, { lastRegistration: -4000, expiry: -400 }));
+      assert.deepEqual(sink.ops, [['insert', 'subscriber:1']]);
+      assert.deepEqual(client.sent.map((r) => [r.params.user, r.op]), [
+        ['u1', 'register'], ['u2', 'register'], ['u3', 'register'], ['u4', 'register'],
+        ['u6', 'unregister'], ['u8', 'register'],
+      ]);
+      assert.equal(agent.describe('subscriber', 5), undefined, 'REMOVED rows stay out of memory');
+      // Row 7: registered 1000 s ago for 3600 s → refresh at +800 s.
+      clock.advance(799_000);
+      assert.equal(client.sent.length, 6);
+      clock.advance(2_000);
+      assert.equal(client.sent.length, 7);
+      assert.equal(client.sent[6]?.params.user, 'u7');
+    });
+
+    it('a restart of a fully registered population sends nothing until the refresh times', () => {
+      const { clock, client, agent } = setup();
+      for (let i = 0; i < 1000; i++) agent.restore(row(i, RegStatus.Active, { lastRegistration: -(i % 100), expiry: 3600 - (i % 100) }));
+      clock.advance(1_700_000);
+      assert.equal(client.sent.length, 0);
+      clock.advance(200_000);
+      assert.equal(client.sent.length, 1000);
+    });
+
+    it('reads contact and auth_user from the row', () => {
+      const { client, agent } = setup();
+      agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060;transport=tcp', authUser: 'auth1' }));
+      assert.equal(client.sent[0]?.params.contact, 'sip:x@10.0.0.1:5060;transport=tcp');
+      assert.equal(client.sent[0]?.params.authUser, 'auth1');
+    });
+  });
+
+  it('passes new requests through the rate limiter', () => {
+    const { clock, client, agent } = setup({ rateLimit: { rate: 2, perSeconds: 1, slowstart: false } });
+    for (let i = 0; i < 10; i++) agent.create('subscriber', i, { ...ALICE, user: `u${i}` });
+    assert.equal(client.sent.length, 2);
+    clock.advance(1000);
+    assert.equal(client.sent.length, 4);
+    assert.equal(agent.statistics().ratelimit_queue, 6);
+  });
+
+  it('bounds transactions in flight per next hop, and a silent account does not hold its slot', async () => {
+    const { clock, client, agent } = setup({ settings: { maxPendingTransactions: 8 } });
+    for (let i = 0; i < 20; i++) agent.create('subscriber', i, { ...ALICE, user: `u${i}` });
+    assert.equal(client.sent.length, 8);
+    clock.advance(1000); // nothing answered: slots are given back, the window halves to its minimum
+    assert.ok(client.sent.length > 8, `sent ${client.sent.length}`);
+    const other = { ...ALICE, realm: '127.0.0.9:5070' };
+    agent.create('subscriber', 100, other);
+    assert.equal(client.sent.at(-1)?.params.domain, '127.0.0.9:5070', 'another registrar is not held up');
+  });
+
+  it('statistics count accounts per status and replies per code', async () => {
+    const { client, agent } = setup();
+    client.autoAnswer = (r) => (r.params.user === 'bad' ? { code: 401, reason: 'Unauthorized' } : { grantedExpires: 60 });
+    agent.create('subscriber', 1, ALICE);
+    agent.create('subscriber', 2, { ...ALICE, user: 'bad' });
+    await settle();
+    const s = agent.statistics();
+    assert.deepEqual(s.by_status, { '0': 0, '1': 0, '2': 1, '3': 1, '4': 0, '5': 0 });
+    assert.deepEqual(s.replies, { '200': 1, '401': 1 });
+    assert.deepEqual(s.sent, { REGISTER: 2, deREGISTER: 0 });
+  });
+});
