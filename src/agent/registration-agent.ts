@@ -52,6 +52,8 @@ export interface AgentSettings {
   policy: StatusPolicy;
   /** Seconds; 0 = failed REGISTERs are not retried. */
   errorRetryInterval: number;
+  /** Use the query's contact column (db_read_contact); DI contacts are always used. */
+  dbReadContact: boolean;
   /** Per next hop (max_pending_transactions). */
   maxPendingTransactions: number;
 }
@@ -178,7 +180,7 @@ export class RegistrationAgent implements RegistrationControl {
       user: row.user,
       password: row.pass,
       realm: row.realm,
-      contact: row.contact ?? '',
+      contact: this.settings.dbReadContact ? (row.contact ?? '') : '',
       authUser: row.authUser ?? '',
     };
     const key = accountKey(row.type, row.id);

@@ -73,6 +73,7 @@ const SETTINGS: AgentSettings = {
   rules: { usernameWithDomain: false, contactHostport: '', localHostport: '127.0.0.1:5080', expires: 3600, outboundProxy: '' },
   policy: { saveContacts: true, saveAuthReplies: false, deleteRemovedRegistrations: true, deleteFailedDeregistrations: false },
   errorRetryInterval: 300,
+  dbReadContact: true,
   maxPendingTransactions: 1000,
 };
 
@@ -250,11 +251,17 @@ describe('RegistrationAgent', () => {
       assert.equal(client.sent.length, 1000);
     });
 
-    it('reads contact and auth_user from the row', () => {
+    it('reads contact (with db_read_contact) and auth_user from the row', () => {
       const { client, agent } = setup();
       agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060;transport=tcp', authUser: 'auth1' }));
       assert.equal(client.sent[0]?.params.contact, 'sip:x@10.0.0.1:5060;transport=tcp');
       assert.equal(client.sent[0]?.params.authUser, 'auth1');
+    });
+
+    it('ignores the contact column without db_read_contact', () => {
+      const { client, agent } = setup({ settings: { dbReadContact: false } });
+      agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060' }));
+      assert.equal(client.sent[0]?.params.contact, 'sip:u1@127.0.0.1:5080');
     });
   });
 

@@ -1,0 +1,147 @@
+/**
+ * The composition root: builds the database layer, the SIP client, the
+ * registration engine and the control plane from the configuration, and takes
+ * them down in the reverse order. Knows how the rooms connect, nothing else.
+ */
+import { performance } from 'node:perf_hooks';
+import type { DaemonConfig } from './config/load';
+import { systemClock } from './agent/clock';
+import { DbRegAgentDi } from './agent/di-interface';
+import { createRateLimiter } from './agent/rate-limiter';
+import { RefreshLoad } from './agent/refresh-load';
+import { RefreshPlanner } from './agent/refresh-planner';
+import { RegistrationAgent } from './agent/registration-agent';
+import { TimerQueue } from './agent/timer-queue';
+import type { AccountKey } from './agent/account';
+import type { AccountQuery } from './db/account-row';
+import { openAccountStream } from './db/account-source';
+import { createDbPool, type DbPool } from './db/pool';
+import { RegistrationStore } from './db/registration-store';
+import { StatusWriter } from './db/status-writer';
+import { describeDbError } from './db/db-errors';
+import { DiRegistry } from './di';
+import { logger } from './log';
+import { startRpcServers, type RpcServers } from './rpc';
+import type { RegistrationClient } from './sip/registration-client';
+import { createSipRegistrationClient } from './sip/sip-registration-client';
+
+const log = logger('daemon');
+/** Status writes still queued at shutdown get this long to reach the database. */
+const FLUSH_TIMEOUT_MS = 5000;
+
+export class Daemon {
+  private pool?: DbPool;
+  private writer?: StatusWriter;
+  private client?: RegistrationClient;
+  private agent?: RegistrationAgent;
+  private rpc?: RpcServers;
+  readonly registry = new DiRegistry();
+
+  constructor(private readonly config: DaemonConfig) {}
+
+  async start(): Promise<void> {
+    const { agent: ac, sems } = this.config;
+    this.pool = createDbPool(ac.db);
+    await this.checkDatabase(this.pool);
+
+    const authenticate = sems.plugins.has('uac_auth');
+    if (!authenticate) {
+      log.warn('uac_auth is not loaded: registrations will not be authenticated');
+    }
+    const iface = sems.interfaces[0];
+    if (!iface) throw new Error('no SIP interface configured');
+    const client = await createSipRegistrationClient({
+      iface,
+      authenticate,
+      userAgent: sems.signature,
+      tls: ac.tls,
+    });
+    this.client = client;
+
+    const store = new RegistrationStore(this.pool, ac.registrationsTable);
+    this.writer = new StatusWriter(store);
+    const load = new RefreshLoad();
+    const timers = new TimerQueue<AccountKey>(systemClock, { observer: load });
+    this.agent = new RegistrationAgent(
+      {
+        rules: {
+          usernameWithDomain: ac.usernameWithDomain,
+          contactHostport: ac.contactHostport,
+          localHostport: hostport(iface.advertisedIp, iface.port),
+          expires: ac.expires,
+          outboundProxy: ac.outboundProxy || sems.outboundProxy,
+        },
+        policy: {
+          saveContacts: ac.saveContacts,
+          saveAuthReplies: ac.saveAuthReplies,
+          deleteRemovedRegistrations: ac.deleteRemovedRegistrations,
+          deleteFailedDeregistrations: ac.deleteFailedDeregistrations,
+        },
+        errorRetryInterval: ac.errorRetryInterval,
+        dbReadContact: ac.dbReadContact,
+        maxPendingTransactions: ac.maxPendingTransactions,
+      },
+      {
+        client,
+        writer: this.writer,
+        clock: systemClock,
+        timers,
+        planner: new RefreshPlanner(
+          { reregisterInterval: ac.reregisterInterval, minimumReregisterInterval: ac.minimumReregisterInterval },
+          systemClock,
+          load,
+        ),
+        rateLimiter: createRateLimiter(systemClock, ac.rateLimit),
+      },
+    );
+    this.registry.register('db_reg_agent', new DbRegAgentDi(this.agent));
+
+    await this.loadAccounts(this.pool, this.agent);
+    this.rpc = await startRpcServers({ xmlrpc: this.config.xmlrpc, jsonrpc: this.config.jsonrpc }, this.registry);
+    log.info('running');
+  }
+
+  /** Reverse order; bindings stay registered (SPEC §1: that makes restarts seamless). */
+  async stop(): Promise<void> {
+    await this.rpc?.stop();
+    this.agent?.stop();
+    await this.client?.close();
+    if (this.writer) {
+      const flushed = await this.writer.flush(FLUSH_TIMEOUT_MS);
+      const left = this.writer.close();
+      if (!flushed) log.error(`${left} status writes could not be stored before shutdown`);
+    }
+    await this.pool?.end();
+  }
+
+  /** SEMS refuses to load without its database; so do we, with the reason. */
+  private async checkDatabase(pool: DbPool): Promise<void> {
+    const { host, port, socketPath, user, database } = this.config.agent.db;
+    try {
+      await pool.query('SELECT 1');
+    } catch (err) {
+      const where = socketPath ?? `${host}:${port}`;
+      throw new Error(`cannot use database '${database}' at ${where} as '${user}': ${describeDbError(err)}`);
+    }
+  }
+
+  private async loadAccounts(pool: DbPool, agent: RegistrationAgent): Promise<void> {
+    const ac = this.config.agent;
+    const queries: AccountQuery[] = [];
+    if (ac.subscribersQuery) {
+      queries.push({ type: 'subscriber', sql: ac.subscribersQuery, configKey: 'joined_query' });
+    }
+    if (ac.peeringsQuery) queries.push({ type: 'peering', sql: ac.peeringsQuery, configKey: 'joined_query_peerings' });
+    const started = performance.now();
+    for (const query of queries) {
+      const stream = await openAccountStream(pool, query);
+      for await (const row of stream) agent.restore(row);
+      if (stream.skipped > 0) log.warn(`${query.configKey}: ${stream.skipped} rows without a usable id skipped`);
+    }
+    log.info(`loaded ${agent.size} registrations in ${Math.round(performance.now() - started)} ms`);
+  }
+}
+
+function hostport(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
