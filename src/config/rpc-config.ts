@@ -12,7 +12,11 @@ export interface XmlRpcConfig {
   listen: string;
   exportDi: boolean;
   directExport: string[];
-  /** Idle/slow-client timeout in milliseconds. */
+  /**
+   * Slow-client deadline in milliseconds: a request must arrive completely, and an idle
+   * kept-alive connection is closed, within this time. SEMS's `server_timeout` (same
+   * unit, default 500); its 0 ("no timeout") becomes UNSET_SERVER_TIMEOUT_MS here.
+   */
   serverTimeoutMs: number;
   debugServerParams: boolean;
   debugServerResult: boolean;
@@ -31,6 +35,12 @@ export interface JsonRpcConfig {
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** What server_timeout=0 means here: a server without any deadline could be held forever. */
+export const UNSET_SERVER_TIMEOUT_MS = 60_000;
+
+function serverTimeout(cfg: ConfigFile, def: number): number {
+  return cfg.uint('server_timeout', def) || UNSET_SERVER_TIMEOUT_MS;
+}
 
 function port(cfg: ConfigFile, key: string, def: number): number {
   const p = cfg.uint(key, def);
@@ -59,7 +69,7 @@ function cidrList(cfg: ConfigFile, key: string): string[] {
 }
 
 export function parseXmlRpcConfig(cfg: ConfigFile): XmlRpcConfig {
-  const serverTimeoutMs = cfg.uint('server_timeout', 500);
+  const serverTimeoutMs = serverTimeout(cfg, 500);
   return {
     runServer: cfg.bool('run_server', true),
     port: port(cfg, 'xmlrpc_port', 8090),
@@ -80,6 +90,6 @@ export function parseJsonRpcConfig(cfg: ConfigFile): JsonRpcConfig {
     listen: listenAddress(cfg, 'jsonrpc_listen', '127.0.0.1'),
     allowedClients: cidrList(cfg, 'allowed_clients'),
     maxBodyBytes: cfg.uint('max_body_bytes', DEFAULT_MAX_BODY),
-    serverTimeoutMs: cfg.uint('server_timeout', 30000),
+    serverTimeoutMs: serverTimeout(cfg, 30000),
   };
 }
