@@ -1,0 +1,69 @@
+/**
+ * The SQL of the write path, built without I/O. Values are always parameters; the
+ * only spliced text is the table name from config (validated as an identifier by
+ * the config loader, and quoted here) and our own column names.
+ */
+import { keyColumnOf, type AccountKey } from './account-key';
+import type { RegistrationUpdate } from './registration-update';
+
+export interface SqlStatement {
+  sql: string;
+  params: (string | number)[];
+}
+
+/**
+ * Column sizes of the README schema. Longer values are cut rather than failing
+ * the whole status update under strict SQL mode (a long reason phrase or a large
+ * Contact set is not worth losing the status for).
+ */
+export const LAST_REASON_MAX_LENGTH = 256;
+export const CONTACTS_MAX_LENGTH = 512;
+
+/** `table` or `db.table` → backtick-quoted. */
+export function quoteTableName(name: string): string {
+  return name.split('.').map((part) => `\`${part.replace(/`/g, '``')}\``).join('.');
+}
+
+export function insertIfMissingStatement(table: string, key: AccountKey): SqlStatement {
+  return {
+    sql: `INSERT IGNORE INTO ${quoteTableName(table)} (${keyColumnOf(key.type)}) VALUES (?)`,
+    params: [key.id],
+  };
+}
+
+export function deleteStatement(table: string, key: AccountKey): SqlStatement {
+  return {
+    sql: `DELETE FROM ${quoteTableName(table)} WHERE ${keyColumnOf(key.type)} = ?`,
+    params: [key.id],
+  };
+}
+
+/**
+ * The UPDATE for one reply. Times use the DB clock like SEMS (NOW()), moved back by
+ * the seconds that passed between the 2xx (`registered.atMs`) and `nowMs`: a write
+ * that waited in a queue or through a DB outage still stamps the moment of the
+ * reply, and expiry stays exactly `grantedSeconds` after last_registration.
+ */
+export function updateStatement(table: string, key: AccountKey, update: RegistrationUpdate, nowMs: number): SqlStatement {
+  const assignments = ['last_code = ?', 'last_reason = ?'];
+  const params: (string | number)[] = [Math.trunc(update.lastCode), update.lastReason.slice(0, LAST_REASON_MAX_LENGTH)];
+  if (update.status !== undefined) {
+    assignments.push('registration_status = ?');
+    params.push(update.status);
+  }
+  if (update.registered) {
+    const { grantedSeconds, atMs } = update.registered;
+    const age = atMs === undefined ? 0 : Math.max(0, Math.round((nowMs - atMs) / 1000));
+    assignments.push('last_registration = TIMESTAMPADD(SECOND, ?, NOW())', 'expiry = TIMESTAMPADD(SECOND, ?, NOW())');
+    params.push(-age, Math.round(grantedSeconds) - age);
+  }
+  if (update.contacts !== undefined) {
+    assignments.push('contacts = ?');
+    params.push(update.contacts.slice(0, CONTACTS_MAX_LENGTH));
+  }
+  params.push(key.id);
+  return {
+    sql: `UPDATE ${quoteTableName(table)} SET ${assignments.join(', ')} WHERE ${keyColumnOf(key.type)} = ?`,
+    params,
+  };
+}

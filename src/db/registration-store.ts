@@ -1,0 +1,127 @@
+/**
+ * Writes accounts' registrations rows (SPEC §3).
+ *
+ * Every statement here is idempotent (INSERT IGNORE of a key, UPDATE to absolute
+ * values, DELETE by key), and so is every sequence of them: after a lost connection
+ * the whole operation is simply run again on a new connection. Other errors reach
+ * the caller. Queueing, coalescing and outages are status-writer.ts's job.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ResultSetHeader } from 'mysql2';
+import type mysql from 'mysql2/promise';
+import { logger } from '../log';
+import type { AccountKey } from './account-key';
+import { withConnectionRetry } from './connection-retry';
+import type { PendingWrite } from './pending-write';
+import type { DbPool } from './pool';
+import { deleteStatement, insertIfMissingStatement, updateStatement, type SqlStatement } from './registration-statements';
+import type { RegistrationUpdate } from './registration-update';
+
+/** updated: a row matched; inserted: none did, so the key was inserted and the update repeated. */
+export type UpdateOutcome = 'updated' | 'inserted' | 'missing';
+
+export interface KeyedWrite {
+  key: AccountKey;
+  write: PendingWrite;
+}
+
+export interface RegistrationStoreOptions {
+  /** Attempts per operation when the connection is lost. */
+  connectionAttempts?: number;
+  monotonicNow?: () => number;
+}
+
+/** Runs one statement, built at the moment it runs (its time compensation counts until then). */
+type Execute = (build: () => SqlStatement) => Promise<ResultSetHeader>;
+
+const log = logger('db');
+
+function executeOn(db: Pick<mysql.Connection, 'execute'>): Execute {
+  return async (build) => {
+    const { sql, params } = build();
+    const [result] = await db.execute<ResultSetHeader>(sql, params);
+    return result;
+  };
+}
+
+export class RegistrationStore {
+  private readonly now: () => number;
+  private readonly autocommit: Execute;
+
+  constructor(
+    private readonly pool: DbPool,
+    /** registrations_table; already validated as an identifier by the config loader. */
+    private readonly table: string,
+    private readonly options: RegistrationStoreOptions = {},
+  ) {
+    this.now = options.monotonicNow ?? (() => performance.now());
+    this.autocommit = executeOn(pool);
+  }
+
+  /** Creates the key-only row unless one exists. Resolves true when it inserted. */
+  insertIfMissing(key: AccountKey): Promise<boolean> {
+    return this.retried('insert', () => this.insertWith(this.autocommit, key));
+  }
+
+  /**
+   * Applies a reply to the row. When no row matches (matched rows, thanks to
+   * FOUND_ROWS), the key is inserted and the update repeated, as SEMS does.
+   */
+  update(key: AccountKey, update: RegistrationUpdate): Promise<UpdateOutcome> {
+    return this.retried('update', () => this.updateWith(this.autocommit, key, update));
+  }
+
+  /** Deletes the row. Resolves true when there was one. */
+  remove(key: AccountKey): Promise<boolean> {
+    return this.retried('delete', () => this.removeWith(this.autocommit, key));
+  }
+
+  /**
+   * Applies several accounts' pending writes in ONE transaction: one commit (one log
+   * flush) instead of one per row is what lets thousands of replies per second through.
+   */
+  applyAll(writes: readonly KeyedWrite[]): Promise<void> {
+    return this.retried(`${writes.length} write(s)`, async () => {
+      const connection = await this.pool.getConnection();
+      try {
+        await connection.beginTransaction();
+        const execute = executeOn(connection);
+        for (const { key, write } of writes) await this.applyWith(execute, key, write);
+        await connection.commit();
+      } catch (err) {
+        // A connection that cannot even roll back is broken: do not pool it again.
+        await connection.rollback().then(() => connection.release(), () => connection.destroy());
+        throw err;
+      }
+      connection.release();
+    });
+  }
+
+  /** [delete] → [insert-if-missing] → [update]: the order that gives the sequential result. */
+  private async applyWith(execute: Execute, key: AccountKey, write: PendingWrite): Promise<void> {
+    if (write.remove) await this.removeWith(execute, key);
+    if (write.update) await this.updateWith(execute, key, write.update);
+    else if (write.ensure) await this.insertWith(execute, key);
+  }
+
+  private async insertWith(execute: Execute, key: AccountKey): Promise<boolean> {
+    return (await execute(() => insertIfMissingStatement(this.table, key))).affectedRows > 0;
+  }
+
+  private async updateWith(execute: Execute, key: AccountKey, update: RegistrationUpdate): Promise<UpdateOutcome> {
+    const attempt = (): Promise<ResultSetHeader> => execute(() => updateStatement(this.table, key, update, this.now()));
+    if ((await attempt()).affectedRows > 0) return 'updated';
+    await this.insertWith(execute, key);
+    if ((await attempt()).affectedRows > 0) return 'inserted';
+    log.warn(`${key.type} ${key.id}: no row in '${this.table}' after inserting it; status not stored`);
+    return 'missing';
+  }
+
+  private async removeWith(execute: Execute, key: AccountKey): Promise<boolean> {
+    return (await execute(() => deleteStatement(this.table, key))).affectedRows > 0;
+  }
+
+  private retried<T>(what: string, run: () => Promise<T>): Promise<T> {
+    return withConnectionRetry(run, { attempts: this.options.connectionAttempts, log, what: `${what} in '${this.table}'` });
+  }
+}

@@ -1,0 +1,229 @@
+/** The registrations write path, statement by statement, against the real MariaDB. */
+import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
+import { createDbPool, type DbPool } from '../../src/db/pool';
+import { RegistrationStatus } from '../../src/db/registration-status';
+import { RegistrationStore } from '../../src/db/registration-store';
+import { createTestDatabase, type TestDatabase } from '../support/mariadb';
+
+interface RegistrationRow {
+  subscriber_id: number;
+  registration_status: number;
+  last_registration: string | null;
+  expiry: string | null;
+  last_code: number | null;
+  last_reason: string | null;
+  contacts: string | null;
+}
+
+const subscriber = (id: number) => ({ type: 'subscriber' as const, id });
+
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('db: registration store', function () {
+  this.timeout(30_000);
+  let db: TestDatabase;
+  let pool: DbPool;
+  let store: RegistrationStore;
+  const row = async (id: number): Promise<RegistrationRow | undefined> =>
+    (await db.query<RegistrationRow>('SELECT * FROM registrations WHERE subscriber_id = ?', [id]))[0];
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ schema: 'readme' });
+    pool = createDbPool(db.config, { connectionLimit: 4 });
+    store = new RegistrationStore(pool, 'registrations');
+  });
+  afterEach(async () => {
+    try {
+      await pool.end();
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('counts MATCHED rows: an update to identical values reports 1 (FOUND_ROWS), without the flag 0', async () => {
+    await db.query("INSERT INTO registrations (subscriber_id, last_code, last_reason) VALUES (1, 200, 'OK')");
+    const sql = "UPDATE registrations SET last_code = 200, last_reason = 'OK' WHERE subscriber_id = 1";
+    const [matched] = await pool.execute<mysql.ResultSetHeader>(sql);
+    assert.equal(matched.affectedRows, 1);
+    // Control: the same statement on a connection without FOUND_ROWS counts changed rows.
+    const plain = await mysql.createConnection({ ...db.config, flags: ['-FOUND_ROWS'] });
+    try {
+      const [changed] = await plain.execute<mysql.ResultSetHeader>(sql);
+      assert.equal(changed.affectedRows, 0);
+    } finally {
+      await plain.end();
+    }
+    // And the store treats the unchanged row as present: no insert attempt needed.
+    assert.equal(await store.update(subscriber(1), { lastCode: 200, lastReason: 'OK' }), 'updated');
+  });
+
+  it('inserts the key only when missing', async () => {
+    assert.equal(await store.insertIfMissing(subscriber(7)), true);
+    assert.deepEqual(await row(7), {
+      subscriber_id: 7, registration_status: 0, last_registration: null, expiry: null, last_code: null, last_reason: null, contacts: null,
+    });
+    await db.query("UPDATE registrations SET registration_status = 2, last_reason = 'kept' WHERE subscriber_id = 7");
+    assert.equal(await store.insertIfMissing(subscriber(7)), false);
+    assert.equal((await row(7))?.last_reason, 'kept');
+  });
+
+  it('stores a 2xx with DB-clock times and expiry exactly granted seconds later', async () => {
+    await store.insertIfMissing(subscriber(1));
+    const outcome = await store.update(subscriber(1), {
+      lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, contacts: '<sip:u@10.0.0.1:5060>;expires=600',
+      registered: { grantedSeconds: 600 },
+    });
+    assert.equal(outcome, 'updated');
+    const [check] = await db.query<{ lag: number; span: number }>(
+      'SELECT TIMESTAMPDIFF(SECOND, last_registration, NOW()) AS lag, TIMESTAMPDIFF(SECOND, last_registration, expiry) AS span FROM registrations WHERE subscriber_id = 1');
+    assert.ok(check.lag >= 0 && check.lag <= 2, `last_registration ${check.lag}s ago`);
+    assert.equal(check.span, 600);
+    const stored = await row(1);
+    assert.equal(stored?.registration_status, 2);
+    assert.equal(stored?.contacts, '<sip:u@10.0.0.1:5060>;expires=600');
+  });
+
+  it('leaves fields the reply does not carry untouched', async () => {
+    await db.query("INSERT INTO registrations VALUES (3, 2, '2030-01-01 00:00:00', '2030-01-01 02:00:00', 200, 'OK', 'c')");
+    await store.update(subscriber(3), { lastCode: 401, lastReason: 'Unauthorized' });
+    assert.deepEqual(await row(3), {
+      subscriber_id: 3, registration_status: 2, last_registration: '2030-01-01 00:00:00', expiry: '2030-01-01 02:00:00',
+      last_code: 401, last_reason: 'Unauthorized', contacts: 'c',
+    });
+  });
+
+  it('inserts the row and repeats the update when the update matches none', async () => {
+    const outcome = await store.update(subscriber(9), { lastCode: 480, lastReason: 'unable to send request', status: RegistrationStatus.Failed });
+    assert.equal(outcome, 'inserted');
+    const stored = await row(9);
+    assert.equal(stored?.registration_status, 3);
+    assert.equal(stored?.last_code, 480);
+    assert.equal(stored?.last_reason, 'unable to send request');
+  });
+
+  it('deletes', async () => {
+    await store.insertIfMissing(subscriber(4));
+    assert.equal(await store.remove(subscriber(4)), true);
+    assert.equal(await row(4), undefined);
+    assert.equal(await store.remove(subscriber(4)), false);
+  });
+
+  it('stores hostile values verbatim (no SQL injection)', async () => {
+    const reasons = ["'); DROP TABLE registrations; --", 'a"b`c\\d;e\'f', "x' OR '1'='1", 'Ünïcödé ✓ \u0000 end'];
+    for (const [i, reason] of reasons.entries()) {
+      await store.update(subscriber(100 + i), { lastCode: 500, lastReason: reason, contacts: `${reason}<sip:x>` });
+      const stored = await row(100 + i);
+      assert.equal(stored?.last_reason, reason);
+      assert.equal(stored?.contacts, `${reason}<sip:x>`);
+    }
+    assert.equal((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM registrations'))[0].n, reasons.length);
+  });
+
+  it('keys peerings by peer_host_id in the same table (sipwise schema)', async () => {
+    const sipwise = await createTestDatabase({ schema: 'sipwise' });
+    const sipwisePool = createDbPool(sipwise.config);
+    try {
+      const sipwiseStore = new RegistrationStore(sipwisePool, `${sipwise.name}.registrations`);
+      await sipwiseStore.insertIfMissing({ type: 'subscriber', id: 5 });
+      await sipwiseStore.insertIfMissing({ type: 'peering', id: 5 });
+      assert.equal(await sipwiseStore.insertIfMissing({ type: 'peering', id: 5 }), false);
+      assert.equal(await sipwiseStore.update({ type: 'peering', id: 5 }, { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active }), 'updated');
+      assert.equal(await sipwiseStore.update({ type: 'peering', id: 6 }, { lastCode: 403, lastReason: 'Forbidden', status: RegistrationStatus.Failed }), 'inserted');
+      const rows = await sipwise.query<{ subscriber_id: number | null; peer_host_id: number | null; registration_status: number; last_code: number | null }>(
+        'SELECT subscriber_id, peer_host_id, registration_status, last_code FROM registrations ORDER BY id');
+      assert.deepEqual(rows.map((r) => ({ ...r })), [
+        { subscriber_id: 5, peer_host_id: null, registration_status: 0, last_code: null },
+        { subscriber_id: null, peer_host_id: 5, registration_status: 2, last_code: 200 },
+        { subscriber_id: null, peer_host_id: 6, registration_status: 3, last_code: 403 },
+      ]);
+      assert.equal(await sipwiseStore.remove({ type: 'peering', id: 5 }), true);
+      assert.equal((await sipwise.query('SELECT id FROM registrations WHERE subscriber_id = 5')).length, 1);
+    } finally {
+      await sipwisePool.end();
+      await sipwise.drop();
+    }
+  });
+
+  it('survives KILL of its idle connections', async () => {
+    await store.insertIfMissing(subscriber(1));
+    assert.ok(await db.killConnections() >= 1);
+    assert.equal(await store.update(subscriber(1), { lastCode: 200, lastReason: 'after kill' }), 'updated');
+    assert.equal((await row(1))?.last_reason, 'after kill');
+  });
+
+  it('repeats a statement whose connection is killed while it runs', async () => {
+    await store.insertIfMissing(subscriber(1));
+    // Hold the row lock so the store's UPDATE waits on the server, then kill its connection.
+    const locker = await mysql.createConnection({ ...db.config });
+    try {
+      await locker.beginTransaction();
+      await locker.query('SELECT * FROM registrations WHERE subscriber_id = 1 FOR UPDATE');
+      const pending = store.update(subscriber(1), { lastCode: 200, lastReason: 'survived', status: RegistrationStatus.Active });
+      let victim = 0;
+      await until('the UPDATE to wait for the lock', async () => {
+        const rows = await db.query<{ id: number }>(
+          "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%' AND id <> CONNECTION_ID()", [db.name]);
+        victim = rows[0]?.id ?? 0;
+        return victim > 0;
+      });
+      await db.query(`KILL ${Number(victim)}`);
+      // The retry on a new connection waits for the lock too; release it.
+      await until('the retried UPDATE', async () => (await db.query<{ id: number }>(
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%'", [db.name])).some((r) => r.id !== victim));
+      await locker.commit();
+      assert.equal(await pending, 'updated');
+    } finally {
+      await locker.end();
+    }
+    const stored = await row(1);
+    assert.equal(stored?.last_reason, 'survived');
+    assert.equal(stored?.registration_status, 2);
+  });
+
+  it('applies a batch in one transaction and repeats all of it when the connection dies midway', async () => {
+    await db.insert('registrations', [1, 2, 3, 4, 5].map((id) => ({ subscriber_id: id, last_reason: 'before' })));
+    const locker = await mysql.createConnection({ ...db.config });
+    try {
+      await locker.beginTransaction();
+      await locker.query('SELECT * FROM registrations WHERE subscriber_id = 3 FOR UPDATE');
+      const batch = [1, 2, 3, 4, 5, 6].map((id) => ({
+        key: subscriber(id),
+        write: { remove: id === 5, ensure: false, update: { lastCode: 200 + id, lastReason: 'batch' }, queuedAtMs: 0 },
+      }));
+      const pending = store.applyAll(batch);
+      let victim = 0;
+      await until('the batch to wait for row 3', async () => {
+        const rows = await db.query<{ id: number }>(
+          "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%' AND id <> CONNECTION_ID()", [db.name]);
+        victim = rows[0]?.id ?? 0;
+        return victim > 0;
+      });
+      // Rows 1 and 2 are updated but not committed: nobody else sees them yet.
+      assert.equal((await row(1))?.last_reason, 'before');
+      await db.query(`KILL ${Number(victim)}`);
+      await until('the repeated batch', async () => (await db.query<{ id: number }>(
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%'", [db.name])).some((r) => r.id !== victim));
+      await locker.commit();
+      await pending;
+    } finally {
+      await locker.end();
+    }
+    const stored = await db.query<RegistrationRow>('SELECT * FROM registrations ORDER BY subscriber_id');
+    assert.deepEqual(stored.map((r) => [r.subscriber_id, r.last_code, r.last_reason]),
+      [[1, 201, 'batch'], [2, 202, 'batch'], [3, 203, 'batch'], [4, 204, 'batch'], [5, 205, 'batch'], [6, 206, 'batch']]);
+  });
+
+  it('does not retry statements the server rejects', async () => {
+    const broken = new RegistrationStore(pool, 'no_such_table');
+    const started = Date.now();
+    await assert.rejects(broken.update(subscriber(1), { lastCode: 200, lastReason: 'OK' }), { code: 'ER_NO_SUCH_TABLE' });
+    assert.ok(Date.now() - started < 1000);
+  });
+});

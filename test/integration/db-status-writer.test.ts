@@ -1,0 +1,253 @@
+/** The status write queue under load and faults, against the real MariaDB. */
+import assert from 'node:assert/strict';
+import { createDbPool, type DbPool } from '../../src/db/pool';
+import { RegistrationStatus } from '../../src/db/registration-status';
+import { RegistrationStore } from '../../src/db/registration-store';
+import { StatusWriter } from '../../src/db/status-writer';
+import { createTestDatabase, startMariadbProxy, type MariadbProxy, type TestDatabase } from '../support/mariadb';
+
+const subscriber = (id: number) => ({ type: 'subscriber' as const, id });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const FAST_RETRY = { initial: 50, max: 400 };
+
+interface Row {
+  subscriber_id: number;
+  registration_status: number;
+  last_registration: string | null;
+  expiry: string | null;
+  last_code: number | null;
+  last_reason: string | null;
+  contacts: string | null;
+}
+
+describe('db: status writer', function () {
+  this.timeout(40_000);
+  let db: TestDatabase;
+  let pool: DbPool | undefined;
+  let writer: StatusWriter | undefined;
+  const rows = async (): Promise<Row[]> => db.query<Row>('SELECT * FROM registrations ORDER BY subscriber_id');
+
+  beforeEach(async () => {
+    db = await createTestDatabase({ schema: 'readme' });
+  });
+  afterEach(async () => {
+    try {
+      writer?.close();
+      await pool?.end();
+    } finally {
+      writer = undefined;
+      pool = undefined;
+      await db.drop();
+    }
+  });
+
+  it('applies each account\'s operations in order, coalescing what waits', async () => {
+    pool = createDbPool(db.config);
+    writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 4 });
+    await db.query("INSERT INTO registrations (subscriber_id, registration_status, last_reason) VALUES (2, 2, 'old'), (3, 5, 'old')");
+    // 1: created, then registered, then an auth reply: status and times of the 2xx stay.
+    writer.insertIfMissing(subscriber(1));
+    writer.update(subscriber(1), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, contacts: 'c1', registered: { grantedSeconds: 120 } });
+    writer.update(subscriber(1), { lastCode: 401, lastReason: 'Unauthorized' });
+    // 2: removed, then a late reply re-creates the row with only that reply's fields.
+    writer.remove(subscriber(2));
+    writer.update(subscriber(2), { lastCode: 480, lastReason: 'unable to send request', status: RegistrationStatus.Failed });
+    // 3: updated, then removed: no row.
+    writer.update(subscriber(3), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Removed });
+    writer.remove(subscriber(3));
+    assert.equal(await writer.flush(5000), true);
+
+    const [one, two, ...rest] = await rows();
+    assert.equal(rest.length, 0);
+    assert.equal(one.subscriber_id, 1);
+    assert.equal(one.registration_status, 2);
+    assert.equal(one.last_code, 401);
+    assert.equal(one.contacts, 'c1');
+    assert.ok(one.last_registration && one.expiry);
+    assert.deepEqual({ ...two }, {
+      subscriber_id: 2, registration_status: 3, last_registration: null, expiry: null, last_code: 480, last_reason: 'unable to send request', contacts: null,
+    });
+    const stats = writer.stats();
+    assert.equal(stats.pending, 0);
+    assert.equal(stats.written, 3);
+    assert.equal(stats.coalesced, 4);
+    assert.equal(stats.latencyMs.count, 3);
+    assert.ok(stats.latencyMs.max >= stats.latencyMs.last && stats.latencyMs.sum > 0);
+  });
+
+  it('batches a backlog, never writing one account twice at the same time', async () => {
+    const calls: number[][] = [];
+    const busy = new Set<number>();
+    let overlaps = 0;
+    const fakeStore = {
+      async applyAll(writes: readonly { key: { id: number } }[]): Promise<void> {
+        const ids = writes.map((w) => w.key.id);
+        calls.push(ids);
+        for (const id of ids) if (busy.has(id)) overlaps++; else busy.add(id);
+        await sleep(5);
+        for (const id of ids) busy.delete(id);
+      },
+    };
+    writer = new StatusWriter(fakeStore, { concurrency: 2, batchSize: 100 });
+    for (let round = 0; round < 3; round++) {
+      for (let id = 1; id <= 1000; id++) writer.update(subscriber(id), { lastCode: 200 + round, lastReason: 'OK' });
+      await sleep(3);
+    }
+    assert.equal(await writer.flush(5000), true);
+    assert.equal(overlaps, 0);
+    assert.ok(calls.every((ids) => ids.length <= 100));
+    assert.ok(calls.length < 100, `${calls.length} batches for up to 3000 records`);
+    assert.equal(writer.stats().written, calls.flat().length);
+  });
+
+  it('keeps thousands of updates per second flowing', async () => {
+    const accounts = 10_000;
+    await db.insert('registrations', Array.from({ length: accounts }, (_, i) => ({ subscriber_id: i + 1 })));
+    pool = createDbPool(db.config, { connectionLimit: 10 });
+    writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 8 });
+    const started = Date.now();
+    for (let id = 1; id <= accounts; id++) {
+      writer.update(subscriber(id), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, registered: { grantedSeconds: 3600 } });
+    }
+    assert.equal(await writer.flush(20_000), true);
+    const seconds = (Date.now() - started) / 1000;
+    const rate = accounts / seconds;
+    assert.equal(writer.stats().written, accounts);
+    assert.equal((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM registrations WHERE registration_status = 2 AND expiry IS NOT NULL'))[0].n, accounts);
+    assert.ok(rate > 2000, `${Math.round(rate)} updates/s`);
+  });
+
+  it('loses no write while its connections are killed over and over', async () => {
+    const accounts = 1500;
+    pool = createDbPool(db.config, { connectionLimit: 6 });
+    writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 4, retryDelayMs: FAST_RETRY });
+    let kills = 0;
+    let killing = true;
+    const killer = (async () => {
+      while (killing) {
+        kills += await db.killConnections();
+        await sleep(40);
+      }
+    })();
+    try {
+      for (let round = 1; round <= 3; round++) {
+        for (let id = 1; id <= accounts; id++) writer.update(subscriber(id), { lastCode: 200 + round, lastReason: `round ${round}` });
+        await sleep(100);
+      }
+      assert.equal(await writer.flush(30_000), true);
+    } finally {
+      killing = false;
+      await killer;
+    }
+    assert.ok(kills > 3, `connections killed: ${kills}`);
+    const stored = await db.query<{ last_code: number; n: number }>('SELECT last_code, COUNT(*) AS n FROM registrations GROUP BY last_code');
+    assert.deepEqual(stored.map((r) => ({ ...r })), [{ last_code: 203, n: accounts }]);
+    assert.equal(writer.stats().dropped, 0);
+    assert.ok(writer.stats().errors > 0, 'the kills hit writes in flight');
+  });
+
+  describe('when the database is unreachable', () => {
+    let proxy: MariadbProxy;
+    let outageWriter: StatusWriter;
+    beforeEach(async () => {
+      proxy = await startMariadbProxy();
+      pool = createDbPool(proxy.configFor(db), { connectionLimit: 4, connectTimeoutMs: 2000 });
+      outageWriter = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 4, retryDelayMs: FAST_RETRY });
+      writer = outageWriter;
+    });
+    afterEach(async () => {
+      await proxy.close();
+    });
+
+    it('queues a bounded, coalesced backlog and writes all of it after recovery', async () => {
+      const accounts = 200;
+      outageWriter.update(subscriber(1), { lastCode: 100, lastReason: 'warm-up' });
+      assert.equal(await outageWriter.flush(5000), true);
+      proxy.cut();
+      for (let round = 1; round <= 50; round++) {
+        for (let id = 1; id <= accounts; id++) {
+          outageWriter.update(subscriber(id), { lastCode: round, lastReason: `round ${round}`, status: RegistrationStatus.Pending });
+        }
+        await sleep(2);
+      }
+      // Ordered per account across the outage: delete, then a failure re-creates the row.
+      outageWriter.remove(subscriber(7));
+      outageWriter.update(subscriber(7), { lastCode: 408, lastReason: 'Timeout', status: RegistrationStatus.Failed });
+      await sleep(800);
+      const during = outageWriter.stats();
+      assert.equal(during.dbAvailable, false);
+      assert.ok(during.errors > 0);
+      assert.ok(during.pending <= accounts, `backlog ${during.pending} must stay within one record per account`);
+      // Every retry cycle takes up to `concurrency` records in flight; the rest fold.
+      assert.ok(during.coalesced > 45 * accounts, `coalesced ${during.coalesced}`);
+      assert.equal(await outageWriter.flush(300), false, 'cannot flush while the database is away');
+
+      proxy.restore();
+      assert.equal(await outageWriter.flush(10_000), true);
+      const after = outageWriter.stats();
+      assert.equal(after.dbAvailable, true);
+      assert.equal(after.dropped, 0);
+      const stored = await rows();
+      assert.equal(stored.length, accounts);
+      for (const row of stored) {
+        if (row.subscriber_id === 7) {
+          assert.deepEqual([row.last_code, row.registration_status], [408, 3]);
+        } else {
+          assert.deepEqual([row.last_code, row.last_reason, row.registration_status], [50, 'round 50', 1], `account ${row.subscriber_id}`);
+        }
+      }
+    });
+
+    it('stamps last_registration with the time of the reply, not of the late write', async () => {
+      await db.query('INSERT INTO registrations (subscriber_id) VALUES (1)');
+      proxy.cut();
+      const [{ now: replyTime }] = await db.query<{ now: string }>('SELECT NOW() AS now');
+      outageWriter.update(subscriber(1), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, registered: { grantedSeconds: 3600 } });
+      await sleep(4000);
+      proxy.restore();
+      assert.equal(await outageWriter.flush(10_000), true);
+      const [check] = await db.query<{ shift: number; span: number; late: number }>(
+        `SELECT TIMESTAMPDIFF(SECOND, ?, last_registration) AS shift,
+                TIMESTAMPDIFF(SECOND, last_registration, expiry) AS span,
+                TIMESTAMPDIFF(SECOND, ?, NOW()) AS late
+         FROM registrations WHERE subscriber_id = 1`, [replyTime, replyTime]);
+      assert.ok(check.late >= 4, `the write landed ${check.late}s after the reply`);
+      assert.ok(Math.abs(check.shift) <= 1, `last_registration is ${check.shift}s off the reply time`);
+      assert.equal(check.span, 3600);
+    });
+
+    it('reports what is left when closed during an outage', async () => {
+      proxy.cut();
+      outageWriter.insertIfMissing(subscriber(1));
+      outageWriter.insertIfMissing(subscriber(2));
+      assert.equal(await outageWriter.flush(300), false);
+      assert.equal(outageWriter.close(), 2);
+    });
+  });
+
+  it('isolates a record the database rejects and stores the rest of its batch', async () => {
+    pool = createDbPool(db.config);
+    writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 1, batchSize: 50 });
+    for (let id = 1; id <= 20; id++) {
+      // last_code is a smallint: 99999 is out of range under strict SQL mode.
+      writer.update(subscriber(id), { lastCode: id === 13 ? 99999 : 200, lastReason: 'OK' });
+    }
+    assert.equal(await writer.flush(5000), true);
+    const stats = writer.stats();
+    assert.deepEqual([stats.written, stats.dropped, stats.errors], [19, 1, 2]);
+    const stored = await rows();
+    assert.equal(stored.length, 19);
+    assert.ok(stored.every((r) => r.subscriber_id !== 13 && r.last_code === 200));
+  });
+
+  it('drops and counts writes the database rejects, without retrying them', async () => {
+    pool = createDbPool(db.config);
+    writer = new StatusWriter(new RegistrationStore(pool, 'no_such_table'), { retryDelayMs: FAST_RETRY });
+    writer.update(subscriber(1), { lastCode: 200, lastReason: 'OK' });
+    writer.insertIfMissing(subscriber(2));
+    assert.equal(await writer.flush(2000), true);
+    const stats = writer.stats();
+    // One failed batch, then each record alone.
+    assert.deepEqual([stats.dropped, stats.errors, stats.written, stats.pending, stats.dbAvailable], [2, 3, 0, 0, true]);
+  });
+});
