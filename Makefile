@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MYSQL ?= mysql -h 127.0.0.1 -P 3306 -u root
-DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester
+DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester openssl procps
 export PATH := $(PATH):/usr/sbin:/sbin
 
 .PHONY: all build deps system-deps test lint typecheck test-build unit run db clean bench bench-sip
