@@ -121,7 +121,7 @@ export class Daemon {
       await pool.query('SELECT 1');
     } catch (err) {
       const where = socketPath ?? `${host}:${port}`;
-      throw new Error(`cannot use database '${database}' at ${where} as '${user}': ${describeDbError(err)}`);
+      throw new Error(`cannot use database '${database}' at ${where} as '${user}': ${describeDbError(err)}`, { cause: err });
     }
   }
 

@@ -1,0 +1,209 @@
+/**
+ * The registration client: one REGISTER (or de-REGISTER) from the engine's point of
+ * view, built on the transaction layer, the RFC 3263 resolver and the digest client.
+ *
+ * Per request it may send several transactions, each with CSeq + 1 (RFC 3261 §10.2.4,
+ * SPEC §8): failover to the next RFC 3263 target after a transport error, a timeout or
+ * a 503 (RFC 3263 §4.3); one re-send with credentials per challenge (RFC 3261 §22.2,
+ * `stale=true` answered again); one retry with Min-Expires after a 423 (§10.2.8).
+ */
+import { randomBytes } from 'node:crypto';
+import type { TlsClientConfig } from '../config/agent-config';
+import type { SipInterface } from '../config/sems-config';
+import { logger } from '../log';
+import { NonceCounter, RequestAuthenticator, type ChallengeStatus } from './digest';
+import { buildRegisterRequest } from './message/register';
+import type { SipRequest, SipResponse } from './message/sip-message';
+import { interpretIntervalTooBrief, interpretRegisterOk } from './register-reply';
+import type { RegistrationClient, RegistrationDialog, RegistrationOutcome, RegistrationParams } from './registration-client';
+import { NextHopResolver, ResolutionError, type NextHopTarget } from './resolver';
+import { openTransactionLayer, type TransactionLayer } from './transaction-layer';
+import type { Destination, TransportProtocol } from './transport/transport';
+import { ipLiteral, parseSipUri } from './uri';
+
+const log = logger('sip-register');
+
+/** SEMS starts every registration's CSeq at 50 (SPEC §8). */
+export const FIRST_CSEQ = 50;
+/** Transactions one request may take at most: bounds every retry loop below. */
+const MAX_TRANSACTIONS_PER_REQUEST = 8;
+
+/** Client state kept on the dialog: what SEMS keeps per AmSIPRegistration. */
+interface DialogState extends RegistrationDialog {
+  nonces?: NonceCounter;
+  /** Min-Expires learnt from a 423, used for later refreshes too. */
+  minExpires?: number;
+}
+
+export interface SipClientOptions {
+  iface: SipInterface;
+  /** uac_auth loaded: answer 401/407 with credentials. */
+  authenticate: boolean;
+  /** User-Agent value; '' = none. */
+  userAgent: string;
+  tls: TlsClientConfig;
+  /** For tests: an existing layer / resolver. */
+  layer?: TransactionLayer;
+  resolver?: NextHopResolver;
+}
+
+export async function createSipRegistrationClient(options: SipClientOptions): Promise<SipRegistrationClient> {
+  const layer = options.layer ?? (await openTransactionLayer(options.iface, { tls: options.tls }));
+  return new SipRegistrationClient(layer, options.resolver ?? new NextHopResolver(), options);
+}
+
+const TRANSPORT: Readonly<Record<NextHopTarget['transport'], TransportProtocol>> = { udp: 'UDP', tcp: 'TCP', tls: 'TLS' };
+
+const randomToken = (bytes: number): string => randomBytes(bytes).toString('hex');
+
+export class SipRegistrationClient implements RegistrationClient {
+  constructor(
+    private readonly layer: TransactionLayer,
+    private readonly resolver: NextHopResolver,
+    private readonly options: Pick<SipClientOptions, 'authenticate' | 'userAgent'>,
+  ) {}
+
+  newDialog(): RegistrationDialog {
+    return { callId: randomToken(16), fromTag: randomToken(8), cseq: FIRST_CSEQ };
+  }
+
+  register(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
+    return this.run(dialog as DialogState, params, false);
+  }
+
+  unregister(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
+    return this.run(dialog as DialogState, params, true);
+  }
+
+  close(): Promise<void> {
+    return this.layer.close();
+  }
+
+  private async run(dialog: DialogState, params: RegistrationParams, removing: boolean): Promise<RegistrationOutcome> {
+    const requestUri = `sip:${params.domain}`;
+    const nextHop = params.outboundProxy || requestUri;
+    let targets: NextHopTarget[];
+    try {
+      targets = await this.resolver.resolve(nextHop, transportParam(params.contact));
+    } catch (err) {
+      const why = err instanceof ResolutionError ? err.message : String(err);
+      log.info(`${params.user}@${params.domain}: cannot resolve ${nextHop}: ${why}`);
+      return { code: 480, reason: 'unable to send request', sent: false, retransmissions: 0 };
+    }
+
+    const auth = new RequestAuthenticator(
+      { username: params.authUser, password: params.password },
+      (dialog.nonces ??= new NonceCounter()),
+    );
+    let expires = removing ? 0 : Math.max(params.expires, dialog.minExpires ?? 0);
+    let targetIndex = 0;
+    let retransmissions = 0;
+    let sentAny = false;
+    let challenge: RegistrationOutcome['challenge'];
+    let retriedTooBrief = false;
+
+    for (let attempt = 0; attempt < MAX_TRANSACTIONS_PER_REQUEST; attempt++) {
+      const target = targets[targetIndex] as NextHopTarget;
+      const request = this.buildRequest(dialog, params, requestUri, expires, removing, auth);
+      const result = await this.layer.send(request, destination(target, nextHop));
+      retransmissions += result.retransmissions;
+
+      if (result.kind === 'transport-error') {
+        this.resolver.reportTransportFailure(target);
+        log.info(`${params.user}@${params.domain}: ${result.error.message}`);
+        if (++targetIndex < targets.length) continue;
+        return sentAny
+          ? { code: 408, reason: 'Timeout', sent: true, retransmissions, challenge }
+          : { code: 480, reason: 'unable to send request', sent: false, retransmissions };
+      }
+      sentAny = true;
+      if (result.kind === 'timeout') {
+        // RFC 3263 §4.3: the next target gets a new transaction; the last one's timeout is final.
+        if (++targetIndex < targets.length) continue;
+        return { code: 408, reason: 'Timeout', sent: true, retransmissions, challenge };
+      }
+
+      const reply = result.response;
+      this.resolver.reportReachable(target);
+      if (reply.status === 503 && targetIndex + 1 < targets.length) {
+        targetIndex++;
+        continue;
+      }
+      if ((reply.status === 401 || reply.status === 407) && this.options.authenticate) {
+        const header = reply.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
+        const verdict = auth.onChallenge(reply.status as ChallengeStatus, reply.headers.getAll(header));
+        if (verdict.answer) {
+          challenge = { code: reply.status, reason: reply.reason };
+          continue;
+        }
+        log.debug(`${params.user}@${params.domain}: ${verdict.reason}`);
+      }
+      if (reply.status === 423 && !removing && !retriedTooBrief) {
+        const verdict = interpretIntervalTooBrief(reply.headers.get('min-expires'), expires);
+        if ('retryExpires' in verdict) {
+          retriedTooBrief = true;
+          expires = verdict.retryExpires;
+          dialog.minExpires = verdict.retryExpires;
+          continue;
+        }
+        log.info(`${params.user}@${params.domain}: ${verdict.failure}`);
+      }
+      return this.finalOutcome(reply, params, expires, removing, retransmissions, challenge);
+    }
+    return { code: 500, reason: 'too many re-sends for one request', sent: true, retransmissions, challenge };
+  }
+
+  private buildRequest(
+    dialog: DialogState, params: RegistrationParams, requestUri: string,
+    expires: number, removing: boolean, auth: RequestAuthenticator,
+  ): SipRequest {
+    let request = buildRegisterRequest({
+      requestUri,
+      aor: `sip:${params.user}@${params.domain}`,
+      fromTag: dialog.fromTag,
+      callId: dialog.callId,
+      cseq: dialog.cseq++,
+      contact: params.contact,
+      contactExpires: removing ? 0 : undefined,
+      expires,
+      route: params.outboundProxy ? [looseRoute(params.outboundProxy)] : undefined,
+      userAgent: this.options.userAgent,
+    });
+    for (const h of auth.headers({ method: 'REGISTER', uri: requestUri })) request = request.withHeader(h.name, h.value);
+    return request;
+  }
+
+  private finalOutcome(
+    reply: SipResponse, params: RegistrationParams, expires: number, removing: boolean,
+    retransmissions: number, challenge: RegistrationOutcome['challenge'],
+  ): RegistrationOutcome {
+    const base = { code: reply.status, reason: reply.reason, sent: true, retransmissions, challenge };
+    if (reply.status < 200 || reply.status >= 300) return base;
+    const ok = interpretRegisterOk({
+      contactHeaders: reply.headers.getAll('contact'),
+      expiresHeader: reply.headers.get('expires'),
+      ourContact: params.contact,
+      requestedExpires: expires,
+    });
+    if (removing) return { ...base, contacts: ok.contacts };
+    // A binding granted for 0 seconds is no binding (it would also refresh in a loop).
+    if (!ok.found || !ok.grantedExpires) return { ...base, contacts: ok.contacts, contactMissing: true };
+    return { ...base, contacts: ok.contacts, grantedExpires: ok.grantedExpires };
+  }
+}
+
+/** The Contact's `;transport=` selects the transport towards the registrar (SPEC §4). */
+function transportParam(contact: string): string | undefined {
+  return parseSipUri(contact)?.params.get('transport') ?? undefined;
+}
+
+/** RFC 3261 §8.1.2: an outbound proxy is a loose-routing pre-existing route. */
+function looseRoute(proxy: string): string {
+  return parseSipUri(proxy)?.params.has('lr') ? proxy : `${proxy};lr`;
+}
+
+function destination(target: NextHopTarget, nextHop: string): Destination {
+  const host = parseSipUri(nextHop)?.host;
+  const name = host && ipLiteral(host) === undefined ? host : undefined;
+  return { transport: TRANSPORT[target.transport], host: target.address, port: target.port, tlsServerName: name };
+}
