@@ -28,6 +28,12 @@ import { createSipRegistrationClient } from './sip/sip-registration-client';
 const log = logger('daemon');
 /** Status writes still queued at shutdown get this long to reach the database. */
 const FLUSH_TIMEOUT_MS = 5000;
+/**
+ * Transactions in flight get this long to end at shutdown. Not Timer F's 32 s: an
+ * unanswered REGISTER must not hold up a restart (SPEC §1: exit within seconds).
+ * An account whose outcome is lost keeps its old row and is handled at the next start.
+ */
+const SIP_DRAIN_MS = 3000;
 
 export class Daemon {
   private pool?: DbPool;
@@ -105,7 +111,7 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.rpc?.stop();
     this.agent?.stop();
-    await this.client?.close();
+    if (this.client) await settleWithin(this.client.close(), SIP_DRAIN_MS);
     if (this.writer) {
       const flushed = await this.writer.flush(FLUSH_TIMEOUT_MS);
       const left = this.writer.close();
@@ -140,6 +146,14 @@ export class Daemon {
     }
     log.info(`loaded ${agent.size} registrations in ${Math.round(performance.now() - started)} ms`);
   }
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([work.catch((err: Error) => log.warn(`while stopping: ${err.message}`)), deadline]);
+  clearTimeout(timer);
 }
 
 function hostport(host: string, port: number): string {

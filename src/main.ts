@@ -27,7 +27,7 @@ function readCommandLine(): CommandLine {
   try {
     return parseCommandLine(process.argv.slice(2));
   } catch (err) {
-    if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
+    if (err instanceof UsageError) fail(`${err.message} (db-reg-agent -h lists the options)`, 2);
     throw err;
   }
 }

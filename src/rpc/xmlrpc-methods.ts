@@ -111,10 +111,10 @@ export class XmlRpcMethods {
         this.log.error(`This method will be exported only as '${name}.${fn}'`);
       } else {
         this.handlers.set(fn, handler);
-        this.log.info(`XMLRPC Server: enabling method '${fn}'`);
+        this.log.debug(`XMLRPC Server: enabling method '${fn}'`);
       }
       this.handlers.set(`${name}.${fn}`, handler);
-      this.log.info(`XMLRPC Server: enabling method '${name}.${fn}'`);
+      this.log.debug(`XMLRPC Server: enabling method '${name}.${fn}'`);
     }
   }
 

@@ -1,0 +1,135 @@
+/**
+ * The daemon as a process (SPEC §1): flags, configuration errors, pid file, signals,
+ * privileges, and what reaches the log.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createTestDatabase, type TestDatabase } from '../support/mariadb';
+import { startDaemon, type RunningDaemon } from '../support/daemon';
+
+const run = promisify(execFile);
+const MAIN = path.resolve(__dirname, '../../src/main.js');
+
+async function daemonCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { timeout: 15_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const lines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');
+
+describe('the db-reg-agent process', function () {
+  this.timeout(30_000);
+  let db: TestDatabase;
+  let daemon: RunningDaemon | undefined;
+
+  before(async () => {
+    db = await createTestDatabase({ schema: 'readme' });
+  });
+  after(async () => {
+    await db?.drop();
+  });
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon?.cleanup();
+    daemon = undefined;
+  });
+
+  it('-v prints the version, -h the usage, both exit 0', async () => {
+    const v = await daemonCli(['-v']);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^db-reg-agent \d+\.\d+\.\d+\n$/);
+    const h = await daemonCli(['-h']);
+    assert.equal(h.code, 0);
+    for (const flag of ['-f', '-E', '-D', '-P', '-u', '-g', '-v', '-h']) assert.ok(h.stdout.includes(flag), flag);
+  });
+
+  it('an unknown flag is one line on stderr and a non-zero exit', async () => {
+    const r = await daemonCli(['-x']);
+    assert.notEqual(r.code, 0);
+    assert.deepEqual(lines(r.stderr).length, 1);
+    assert.match(r.stderr, /unknown option '-x'/);
+  });
+
+  it('a missing sems.conf is one line naming the file', async () => {
+    const r = await daemonCli(['-E', '-f', '/nonexistent/sems.conf']);
+    assert.equal(r.code, 1);
+    assert.equal(lines(r.stderr).length, 1);
+    assert.match(r.stderr, /cannot read configuration file '\/nonexistent\/sems\.conf'/);
+  });
+
+  it('reregister_interval=2 exits non-zero with one line, before touching the database', async () => {
+    // A closed port as database: reaching it would produce a different error.
+    daemon = await startDaemon({
+      db: { ...db.config, host: '127.0.0.1', port: 1 },
+      agent: { reregister_interval: '2' },
+    });
+    const code = await daemon.exited();
+    assert.equal(code, 1);
+    assert.equal(lines(daemon.log()).length, 1, daemon.log());
+    assert.match(daemon.log(), /db_reg_agent\.conf: 'reregister_interval' must be in \(0, 1\]/);
+  });
+
+  it('an unreachable database is an error naming it, exit 1', async () => {
+    daemon = await startDaemon({ db: { ...db.config, host: '127.0.0.1', port: 1 } });
+    assert.equal(await daemon.exited(), 1);
+    assert.match(daemon.log(), /cannot use database '.*' at 127\.0\.0\.1:1/);
+  });
+
+  it('writes the pid file, stops on SIGTERM with exit 0 within seconds, removes the pid file', async () => {
+    const pidFile = path.join('/tmp', `dra-test-${process.pid}.pid`);
+    daemon = await startDaemon({ db: db.config, extraArgs: ['-P', pidFile] });
+    await daemon.waitForLog(/running/);
+    assert.equal(readFileSync(pidFile, 'utf8').trim(), String(daemon.process.pid));
+    const started = Date.now();
+    assert.equal(await daemon.stop(), 0);
+    assert.ok(Date.now() - started < 5000, `stopped after ${Date.now() - started} ms`);
+    assert.equal(existsSync(pidFile), false);
+  });
+
+  it('SIGINT stops it too', async () => {
+    daemon = await startDaemon({ db: db.config });
+    await daemon.waitForLog(/running/);
+    daemon.process.kill('SIGINT');
+    assert.equal(await daemon.exited(), 0);
+  });
+
+  it('runs as the -u user after binding its sockets', async () => {
+    assert.equal(process.getuid?.(), 0, 'this test needs root (CI and the dev machines run as root)');
+    daemon = await startDaemon({ db: db.config, extraArgs: ['-u', 'nobody', '-g', 'nogroup'] });
+    await daemon.waitForLog(/running/);
+    const deadline = Date.now() + 5000;
+    let uid = '';
+    while (Date.now() < deadline) {
+      uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${daemon.process.pid}/status`, 'utf8'))?.[1] ?? '';
+      if (uid !== '0') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const nobody = (await run('id', ['-u', 'nobody'])).stdout.trim();
+    assert.equal(uid, nobody);
+  });
+
+  it('never logs a password, not even at debug level', async () => {
+    const secret = 'S3cr3t-Pa55word-xyz';
+    await db.insert('subscribers', [{ subscriber_id: 1, user: 'u1', pass: secret, realm: '127.0.0.1:9', contact: '' }]);
+    daemon = await startDaemon({ db: db.config, logLevel: 3 });
+    await daemon.waitForLog(/running/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(daemon.log().length > 0);
+    assert.equal(daemon.log().includes(secret), false);
+  });
+
+  it('refuses a config with an unwritable pid file location with one line', async () => {
+    writeFileSync('/tmp/.dra-not-a-dir', '');
+    daemon = await startDaemon({ db: db.config, extraArgs: ['-P', '/tmp/.dra-not-a-dir/x.pid'] });
+    assert.equal(await daemon.exited(), 1);
+    assert.match(daemon.log(), /cannot write pid file '\/tmp\/\.dra-not-a-dir\/x\.pid'/);
+  });
+});
