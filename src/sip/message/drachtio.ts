@@ -1,0 +1,38 @@
+/**
+ * The one place the SIP layer touches drachtio-srf: its `SipMessage` class, which
+ * parses a message from text and serialises one back (`Srf.SipRequest` and
+ * `Srf.SipResponse` are drachtio-server wrappers around the same class).
+ *
+ * drachtio's typings do not declare the static `SipMessage`, so its shape as we use
+ * it is stated here. Known shortcomings are guarded in parse.ts / serialize.ts and
+ * shown by test/unit/sip-message-drachtio.test.ts.
+ */
+import Srf from 'drachtio-srf';
+
+/** drachtio's message: header names lower-cased (compact forms expanded), repeated rows joined by ','. */
+export interface DrachtioMessage {
+  readonly method?: string;
+  readonly uri?: string;
+  readonly status?: number;
+  readonly reason?: string;
+  readonly version?: string;
+  readonly headers: Record<string, string>;
+  toString(): string;
+}
+
+export interface DrachtioMessageFields {
+  method?: string;
+  uri?: string;
+  status?: number;
+  reason?: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+interface DrachtioMessageClass {
+  /** Parses text; throws on a start line or header line it does not understand. */
+  new (text: string): DrachtioMessage;
+  new (fields: DrachtioMessageFields): DrachtioMessage;
+}
+
+export const DrachtioSipMessage = (Srf as unknown as { SipMessage: DrachtioMessageClass }).SipMessage;

@@ -1,0 +1,150 @@
+/**
+ * The transaction layer the registration client sends through (RFC 3261 §17.1):
+ * `send()` stamps the request with our Via and a fresh branch (§8.1.1.7), runs a
+ * non-INVITE client transaction over the chosen transport and resolves with its
+ * outcome; `receive()` matches each response from any transport to its transaction by
+ * top-Via branch and CSeq method (§17.1.3). Whatever cannot be parsed or matched is
+ * dropped with a debug line: a peer can never crash us.
+ */
+import { systemClock, type Clock } from '../agent/clock';
+import type { SipInterface } from '../config/sems-config';
+import { logger } from '../log';
+import { parseSipMessage } from './message/parse';
+import { serializeSipMessage } from './message/serialize';
+import type { SipRequest } from './message/sip-message';
+import { formatHostPort, formatVia, newBranch, parseVia } from './message/via';
+import { DEFAULT_TIMER_VALUES, type TimerValues } from './timers';
+import {
+  NonInviteClientTransaction,
+  type TransactionContext,
+  type TransactionHooks,
+  type TransactionOutcome,
+} from './transaction-non-invite-client';
+import { openTransports, type TransportOptions } from './transport/open-transports';
+import {
+  TransportError,
+  type Destination,
+  type MessageSink,
+  type Source,
+  type Transport,
+  type TransportProtocol,
+} from './transport/transport';
+
+const log = logger('sip-transaction');
+
+export interface TransactionLayerOptions {
+  /** Address and port advertised in Via (SipInterface advertisedIp and port). */
+  readonly sentBy: { readonly host: string; readonly port: number };
+  readonly clock?: Clock;
+  readonly timers?: TimerValues;
+}
+
+export class TransactionLayer {
+  private readonly transactions = new Map<string, NonInviteClientTransaction>();
+  private readonly context: TransactionContext;
+  /** Transactions whose outcome is not delivered yet. */
+  private unsettled = 0;
+  private closing = false;
+  private onDrained: (() => void) | undefined;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly transports: ReadonlyMap<TransportProtocol, Transport>,
+    private readonly options: TransactionLayerOptions,
+  ) {
+    this.context = {
+      clock: options.clock ?? systemClock,
+      timers: options.timers ?? DEFAULT_TIMER_VALUES,
+      settled: () => {
+        this.unsettled--;
+        if (this.unsettled === 0) this.onDrained?.();
+      },
+      terminated: (transaction) => {
+        this.transactions.delete(transaction.branch);
+      },
+    };
+  }
+
+  /** Transactions still matched against responses (including those absorbing retransmissions). */
+  get activeTransactions(): number {
+    return this.transactions.size;
+  }
+
+  /**
+   * Sends `request` (which carries no Via: the layer owns it) as a new non-INVITE client
+   * transaction. Never rejects.
+   */
+  send(request: SipRequest, destination: Destination, hooks?: TransactionHooks): Promise<TransactionOutcome> {
+    const transport = this.transports.get(destination.transport);
+    if (this.closing || transport === undefined) {
+      const why = this.closing ? 'transaction layer is closing' : `no ${destination.transport} transport`;
+      return Promise.resolve({ kind: 'transport-error', error: new TransportError(why), retransmissions: 0 });
+    }
+    const branch = newBranch();
+    const { host, port } = this.options.sentBy;
+    const bytes = serializeSipMessage(request.withHeader('Via', formatVia(transport.protocol, host, port, branch)));
+    return new Promise((resolve) => {
+      const transaction = new NonInviteClientTransaction(
+        branch, request.method, bytes, destination, transport, this.context, hooks, resolve,
+      );
+      this.transactions.set(branch, transaction);
+      this.unsettled++;
+      transaction.start();
+    });
+  }
+
+  /** Hands one received message (a datagram or a framed stream message) to its transaction. */
+  receive(data: Buffer, source: Source): void {
+    const parsed = parseSipMessage(data);
+    const from = `${source.transport} ${formatHostPort(source.host, source.port)}`;
+    if (!parsed.ok) {
+      log.debug(`dropped ${data.length} bytes from ${from}: ${parsed.error}`);
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === 'request') {
+      log.debug(`dropped ${message.method} request from ${from}: this agent serves no requests`);
+      return;
+    }
+    const topVia = message.headers.getAll('via')[0];
+    const branch = topVia === undefined ? undefined : parseVia(topVia)?.params.get('branch');
+    const transaction = branch ? this.transactions.get(branch) : undefined;
+    if (transaction === undefined || transaction.method !== message.cseq?.method) {
+      log.debug(`dropped ${message.status} response from ${from}: no transaction for branch ${branch ?? '(none)'}`);
+      return;
+    }
+    transaction.receive(message);
+  }
+
+  /** Refuses new requests, waits for the outcomes of those in flight, then closes the transports. */
+  close(): Promise<void> {
+    this.closed ??= this.shutDown();
+    return this.closed;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.closing = true;
+    if (this.unsettled > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
+    for (const transaction of [...this.transactions.values()]) transaction.abandon();
+    await Promise.all([...this.transports.values()].map((t) => t.close()));
+  }
+}
+
+export interface TransactionLayerSetup extends TransportOptions {
+  readonly clock?: Clock;
+  readonly timers?: TimerValues;
+}
+
+/** Opens the interface's transports and the layer on top of them. */
+export async function openTransactionLayer(sipInterface: SipInterface, setup: TransactionLayerSetup = {}): Promise<TransactionLayer> {
+  // A datagram arriving before the layer exists can belong to no transaction: dropping it is right.
+  let deliver: MessageSink = () => undefined;
+  const { transports, localPort } = await openTransports(sipInterface, setup, (data, source) => deliver(data, source));
+  const layer = new TransactionLayer(transports, {
+    sentBy: { host: sipInterface.advertisedIp, port: sipInterface.port === 0 ? localPort : sipInterface.port },
+    clock: setup.clock,
+    timers: setup.timers,
+  });
+  deliver = (data, source) => layer.receive(data, source);
+  return layer;
+}

@@ -1,0 +1,74 @@
+/**
+ * SIP over UDP (RFC 3261 §18): one socket bound to the interface's SIP address and
+ * port, which sends every request and receives every response (responses come back to
+ * the source port thanks to rport, RFC 3581). One datagram is one message (§18.3).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { logger } from '../../log';
+import { TransportError, type Destination, type MessageSink, type Transport } from './transport';
+
+const log = logger('sip-udp');
+
+export interface BindAddress {
+  readonly ip: string;
+  readonly port: number;
+}
+
+export class UdpTransport implements Transport {
+  readonly protocol = 'UDP';
+  readonly reliable = false;
+
+  private constructor(
+    private readonly socket: Socket,
+    /** An IPv6 socket on '::' also reaches IPv4 peers, as IPv4-mapped addresses. */
+    private readonly dualStack: boolean,
+  ) {}
+
+  /** Binds the socket; rejects when the address cannot be bound. */
+  static async open(bind: BindAddress, sink: MessageSink): Promise<UdpTransport> {
+    const ipv6 = isIPv6(bind.ip);
+    const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(bind.port, bind.ip, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    // After binding, socket errors concern single datagrams: log them, never crash.
+    socket.on('error', (err) => log.warn(`UDP socket ${bind.ip}:${bind.port}: ${err.message}`));
+    socket.on('message', (data, rinfo) => {
+      sink(data, { transport: 'UDP', host: unmapIPv4(rinfo.address), port: rinfo.port });
+    });
+    return new UdpTransport(socket, ipv6 && bind.ip === '::');
+  }
+
+  /** The bound port (the configured one, or the one the system chose for port 0). */
+  get localPort(): number {
+    return this.socket.address().port;
+  }
+
+  send(destination: Destination, data: Buffer): Promise<void> {
+    const where = `UDP to ${destination.host}:${destination.port}`;
+    if (isIP(destination.host) === 0) {
+      return Promise.reject(new TransportError(`${where}: not an IP address`));
+    }
+    const host = this.dualStack && isIPv4(destination.host) ? `::ffff:${destination.host}` : destination.host;
+    return new Promise((resolve, reject) => {
+      try {
+        this.socket.send(data, destination.port, host, (err) => (err ? reject(TransportError.from(err, where)) : resolve()));
+      } catch (err) {
+        reject(TransportError.from(err, where));
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+function unmapIPv4(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
