@@ -44,16 +44,21 @@ export function getLogLevel(): LogLevel {
 }
 
 export function logToStderr(): void {
-  closeSyslog();
+  void closeSyslog();
   sink = stderrSink;
 }
 
-/** Sends log lines to syslog with the given facility (SEMS `syslog_facility`). */
-export function logToSyslog(facility: string, tag = 'db-reg-agent'): void {
+/**
+ * Sends log lines to syslog with the given facility (SEMS `syslog_facility`).
+ * `socket` overrides /dev/log (tests).
+ */
+export function logToSyslog(facility: string, options: { tag?: string; socket?: string } = {}): void {
   const code = SYSLOG_FACILITIES[facility.toLowerCase()];
   if (code === undefined) throw new Error(`unknown syslog facility '${facility}'`);
-  closeSyslog();
-  const child = spawn('logger', ['--prio-prefix', '--id=' + process.pid, '-t', tag], {
+  void closeSyslog();
+  const args = ['--prio-prefix', `--id=${process.pid}`, '-t', options.tag ?? 'db-reg-agent'];
+  if (options.socket) args.push('--socket', options.socket);
+  const child = spawn('logger', args, {
     stdio: ['pipe', 'ignore', 'inherit'],
   });
   child.on('error', (err) => {
@@ -67,9 +72,15 @@ export function logToSyslog(facility: string, tag = 'db-reg-agent'): void {
   };
 }
 
-function closeSyslog(): void {
-  syslogProcess?.stdin?.end();
+/** Ends syslog output; resolves when `logger` has passed on every line. */
+export function closeSyslog(): Promise<void> {
+  const child = syslogProcess;
   syslogProcess = undefined;
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.stdin?.end();
+  });
 }
 
 /** Replaces a secret with a fixed marker; the length is not revealed either. */

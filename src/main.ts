@@ -10,7 +10,7 @@ import { loadConfig, type DaemonConfig } from './config/load';
 import { ConfigError } from './config/reader';
 import { VERSION } from './config/sems-config';
 import { Daemon } from './daemon';
-import { logger, logToStderr, logToSyslog, setLogLevel } from './log';
+import { closeSyslog, logger, logToStderr, logToSyslog, setLogLevel } from './log';
 
 const log = logger('main');
 /** Set in the detached child so it does not fork again. */
@@ -118,7 +118,8 @@ async function main(): Promise<void> {
       .finally(() => {
         removePidFile();
         log.info('stopped');
-        process.exit(code);
+        // syslog lines still in the pipe to `logger` must not be lost.
+        void closeSyslog().finally(() => process.exit(code));
       });
   };
   process.on('SIGTERM', () => stop('SIGTERM', 0));

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { closeSyslog, getLogLevel, logger, logToStderr, logToSyslog, redact, setLogLevel } from '../../src/log';
+
+/** A syslog socket served by Python (Node has no Unix datagram sockets): prints what it receives. */
+function syslogReceiver(socketPath: string): { lines: () => string[]; stop: () => void; ready: Promise<void> } {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    `s.bind(${JSON.stringify(socketPath)})`,
+    'print("READY", flush=True)',
+    's.settimeout(10)',
+    'while True:',
+    '    try: print(s.recv(65536).decode(), flush=True)',
+    '    except socket.timeout: break',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const ready = new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY')) resolve();
+    });
+  });
+  return { lines: () => out.split('\n').filter((l) => l && l !== 'READY'), stop: () => child.kill(), ready };
+}
+
+describe('logging', () => {
+  const saved = getLogLevel();
+  afterEach(() => {
+    setLogLevel(saved);
+    logToStderr();
+  });
+
+  it('clamps levels to SEMS 0..3 and filters by level', () => {
+    setLogLevel(7);
+    assert.equal(getLogLevel(), 3);
+    setLogLevel(-1);
+    assert.equal(getLogLevel(), 0);
+    setLogLevel(1);
+    const log = logger('t');
+    assert.equal(log.enabled(1), true);
+    assert.equal(log.enabled(2), false);
+  });
+
+  it('redacts secrets without revealing their length', () => {
+    assert.equal(redact('a'), redact('a much longer password'));
+    assert.equal(redact(''), '(empty)');
+    assert.ok(!redact('secret').includes('secret'));
+  });
+
+  it('sends lines to syslog with the facility and severity (RFC 5424 PRI)', async function () {
+    this.timeout(15_000);
+    const dir = mkdtempSync(path.join(tmpdir(), 'syslog-'));
+    const socket = path.join(dir, 'log');
+    const rx = syslogReceiver(socket);
+    try {
+      await rx.ready;
+      setLogLevel(3);
+      logToSyslog('LOCAL0', { socket });
+      logger('test').warn('warned');
+      logger('test').debug('debugged');
+      await closeSyslog();
+      const deadline = Date.now() + 5000;
+      while (rx.lines().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const lines = rx.lines();
+      // local0 = 16: warning = 16*8+4 = 132, debug = 16*8+7 = 135
+      assert.ok(lines.some((l) => l.startsWith('<132>') && l.includes('WARNING: [test] warned')), lines.join('\n'));
+      assert.ok(lines.some((l) => l.startsWith('<135>') && l.includes('DEBUG: [test] debugged')), lines.join('\n'));
+      assert.ok(lines.every((l) => l.includes('db-reg-agent')), 'tagged');
+    } finally {
+      rx.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an unknown facility', () => {
+    assert.throws(() => logToSyslog('LOCAL9'), /unknown syslog facility 'LOCAL9'/);
+  });
+});
