@@ -94,6 +94,21 @@ describe('the db-reg-agent process', function () {
     assert.equal(existsSync(pidFile), false);
   });
 
+  it('forks into the background without -E (fork=yes): the parent exits 0, the pid file names the child', async () => {
+    const pidFile = path.join('/tmp', `dra-fork-${process.pid}.pid`);
+    daemon = await startDaemon({ db: db.config, foreground: false, sems: { fork: 'yes', stderr: 'no' }, extraArgs: ['-P', pidFile] });
+    assert.equal(await daemon.exited(), 0);
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const childPid = Number(readFileSync(pidFile, 'utf8').trim());
+    assert.notEqual(childPid, daemon.process.pid);
+    process.kill(childPid, 0); // alive
+    process.kill(childPid, 'SIGTERM');
+    const gone = Date.now() + 10_000;
+    while (existsSync(pidFile) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(existsSync(pidFile), false, 'the child removed its pid file on SIGTERM');
+  });
+
   it('SIGINT stops it too', async () => {
     daemon = await startDaemon({ db: db.config });
     await daemon.waitForLog(/running/);

@@ -27,6 +27,8 @@ export interface DaemonOptions {
   jsonrpc?: Record<string, string>;
   /** -D level (default 3 so tests can wait for log lines). */
   logLevel?: number;
+  /** false: no -E (SEMS daemon mode when sems.conf says fork=yes). Default true. */
+  foreground?: boolean;
   /** More command-line arguments, e.g. ['-P', pidFile]. */
   extraArgs?: string[];
   /** Reuse a config folder and ports (restart after a kill). */
@@ -92,7 +94,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     writeFileSync(path.join(dir, 'jsonrpc.conf'), confText({ jsonrpc_port: String(jsonrpcPort), ...options.jsonrpc }));
   }
 
-  const args = [MAIN, '-E', '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
+  const args = [MAIN, ...(options.foreground === false ? [] : ['-E']), '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
