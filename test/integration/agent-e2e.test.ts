@@ -3,45 +3,10 @@
  * compiled daemon as a process, provisioning over XML-RPC.
  */
 import assert from 'node:assert/strict';
-import { createClient } from 'xmlrpc';
 import { startKamailio, type KamailioHandle } from '../support/kamailio';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
-
-interface RegRow {
-  subscriber_id: number;
-  registration_status: number;
-  last_code: number | null;
-  last_reason: string | null;
-  last_registration: string | null;
-  expiry: string | null;
-  contacts: string | null;
-  expires_in: number | null;
-  registered_ago: number | null;
-}
-
-async function registrations(db: TestDatabase): Promise<RegRow[]> {
-  return db.query<RegRow>(
-    'SELECT *, TIMESTAMPDIFF(SECOND, NOW(), expiry) AS expires_in, TIMESTAMPDIFF(SECOND, last_registration, NOW()) AS registered_ago ' +
-    'FROM registrations ORDER BY subscriber_id',
-  );
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await probe();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-    last = await probe();
-  }
-  return last;
-}
-
-function xmlrpcCall(port: number, method: string, params: unknown[]): Promise<unknown> {
-  const client = createClient({ host: '127.0.0.1', port, path: '/' });
-  return new Promise((resolve, reject) => client.methodCall(method, params, (err, value) => (err ? reject(err) : resolve(value))));
-}
+import { di, registrationRows as registrations, waitFor, type RegRow } from '../support/registrations';
 
 describe('daemon end to end (MariaDB + Kamailio)', function () {
   this.timeout(60_000);
@@ -101,12 +66,12 @@ describe('daemon end to end (MariaDB + Kamailio)', function () {
     daemon = await startDaemon({ db: db.config });
     await daemon.waitForLog(/running/);
     const realm = kam.hostPort('udp');
-    assert.deepEqual(await xmlrpcCall(daemon.xmlrpcPort, 'di', ['db_reg_agent', 'createRegistration', 7, 'alice', 'alice-pw', realm]), [200, 'OK']);
+    assert.deepEqual(await di(daemon, 'createRegistration', 7, 'alice', 'alice-pw', realm), [200, 'OK']);
     const [row] = await waitFor('ACTIVE', () => registrations(db), (r) => r[0]?.registration_status === 2);
     assert.equal(row?.subscriber_id, 7);
     const ours = `sip:alice@127.0.0.1:${daemon.sipPort}`;
     await kam.waitForLocations((b) => b.some((x) => x.contact === ours), { username: 'alice' });
-    assert.deepEqual(await xmlrpcCall(daemon.xmlrpcPort, 'removeRegistration', [7]), [200, 'OK']);
+    assert.deepEqual(await di(daemon, 'removeRegistration', 7), [200, 'OK']);
     await waitFor('row deleted', () => registrations(db), (r) => r.length === 0);
     await kam.waitForLocations((b) => !b.some((x) => x.contact === ours), { username: 'alice' });
   });
