@@ -59,6 +59,12 @@ export function isTransientDbError(err: unknown): boolean {
   return e.fatal === true;
 }
 
+/** A lost lock race (deadlock, lock wait timeout): the database is fine; try again at once. */
+export function isLockConflict(err: unknown): boolean {
+  const errno = asDriverError(err).errno;
+  return errno === 1205 || errno === 1213;
+}
+
 /** One line for the log: code and message. Driver errors never contain the password. */
 export function describeDbError(err: unknown): string {
   const e = asDriverError(err);

@@ -10,6 +10,7 @@
  *   look like a missing row.
  */
 import mysql from 'mysql2/promise';
+import type { Connection as CoreConnection } from 'mysql2';
 import type { DbConnectionConfig } from '../config/agent-config';
 import { logger } from '../log';
 import { describeDbError } from './db-errors';
@@ -51,6 +52,12 @@ export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions 
   // unhandled error that ends the process. The statement that hits it is retried.
   pool.on('connection', (connection) => {
     connection.on('error', (err: unknown) => log.debug(`connection ${connection.threadId}: ${describeDbError(err)}`));
+    // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
+    // and concurrent status batches then deadlock on the inserts that follow.
+    // The event hands over the callback connection, whatever the promise typings say.
+    (connection as unknown as CoreConnection).query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => {
+      if (err) log.warn(`cannot set READ COMMITTED on connection ${connection.threadId}: ${describeDbError(err)}`);
+    });
   });
   return pool;
 }

@@ -36,6 +36,10 @@ type Execute = (build: () => SqlStatement) => Promise<ResultSetHeader>;
 
 const log = logger('db');
 
+function byKey(a: KeyedWrite, b: KeyedWrite): number {
+  return a.key.type === b.key.type ? a.key.id - b.key.id : a.key.type < b.key.type ? -1 : 1;
+}
+
 function executeOn(db: Pick<mysql.Connection, 'execute'>): Execute {
   return async (build) => {
     const { sql, params } = build();
@@ -86,7 +90,8 @@ export class RegistrationStore {
       try {
         await connection.beginTransaction();
         const execute = executeOn(connection);
-        for (const { key, write } of writes) await this.applyWith(execute, key, write);
+        // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
+        for (const { key, write } of [...writes].sort(byKey)) await this.applyWith(execute, key, write);
         await connection.commit();
       } catch (err) {
         // A connection that cannot even roll back is broken: do not pool it again.
@@ -100,8 +105,13 @@ export class RegistrationStore {
   /** [delete] → [insert-if-missing] → [update]: the order that gives the sequential result. */
   private async applyWith(execute: Execute, key: AccountKey, write: PendingWrite): Promise<void> {
     if (write.remove) await this.removeWith(execute, key);
-    if (write.update) await this.updateWith(execute, key, write.update);
-    else if (write.ensure) await this.insertWith(execute, key);
+    if (write.update) {
+      // A row that is (or may be) missing is inserted first: two statements, not update-miss-insert-update.
+      if (write.ensure || write.remove) await this.insertWith(execute, key);
+      await this.updateWith(execute, key, write.update);
+    } else if (write.ensure) {
+      await this.insertWith(execute, key);
+    }
   }
 
   private async insertWith(execute: Execute, key: AccountKey): Promise<boolean> {

@@ -22,7 +22,7 @@
 import { performance } from 'node:perf_hooks';
 import { logger } from '../log';
 import { accountKeyString, type AccountKey } from './account-key';
-import { describeDbError, isTransientDbError } from './db-errors';
+import { describeDbError, isLockConflict, isTransientDbError } from './db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from './pending-write';
 import type { RegistrationStore } from './registration-store';
 import type { RegistrationUpdate } from './registration-update';
@@ -65,6 +65,8 @@ interface QueuedWrite {
 }
 
 const log = logger('db');
+/** Lost lock races retried at once before they count as an outage (backoff). */
+const MAX_IMMEDIATE_LOCK_RETRIES = 5;
 
 export class StatusWriter {
   private readonly queued = new Map<string, QueuedWrite>();
@@ -80,6 +82,7 @@ export class StatusWriter {
   private nextRetryDelay: number;
   private retryTimer?: NodeJS.Timeout;
   private pumpScheduled = false;
+  private lockRetries = 0;
   private closed = false;
   private readonly counters = {
     written: 0, coalesced: 0, errors: 0, dropped: 0, dbAvailable: true,
@@ -196,11 +199,16 @@ export class StatusWriter {
   private async store(batch: QueuedWrite[]): Promise<void> {
     try {
       await this.target.applyAll(batch);
+      this.lockRetries = 0;
       for (const queued of batch) this.onStored(queued.write);
       this.batchLimit = Math.min(this.batchSize, this.batchLimit * 2);
     } catch (err) {
       this.counters.errors++;
-      if (isTransientDbError(err)) this.retryLater(batch, err);
+      if (isLockConflict(err) && this.lockRetries < MAX_IMMEDIATE_LOCK_RETRIES) {
+        // A lost lock race is no outage: requeue and go again at once (bounded).
+        this.lockRetries++;
+        this.requeue(batch);
+      } else if (isTransientDbError(err)) this.retryLater(batch, err);
       else if (batch.length > 1) await this.storeOneByOne(batch);
       else this.drop(batch[0], err);
     }
@@ -246,10 +254,7 @@ export class StatusWriter {
   /** Failed records go back before whatever their accounts queued meanwhile; then back off. */
   private retryLater(failed: QueuedWrite[], err: unknown): void {
     this.batchLimit = Math.max(1, Math.floor(this.batchLimit / 2));
-    for (const record of failed) {
-      const newer = this.queued.get(record.id);
-      this.queued.set(record.id, { ...record, write: newer ? composeWrites(record.write, newer.write) : record.write });
-    }
+    this.requeue(failed);
     if (this.retryTimer || this.closed) return;
     const delay = this.nextRetryDelay;
     this.nextRetryDelay = Math.min(this.retryDelay.max, delay * 2);
@@ -263,6 +268,14 @@ export class StatusWriter {
       this.retryTimer = undefined;
       this.pump();
     }, delay);
+  }
+
+  /** Failed records go back, each folded before whatever its account queued meanwhile. */
+  private requeue(failed: QueuedWrite[]): void {
+    for (const record of failed) {
+      const newer = this.queued.get(record.id);
+      this.queued.set(record.id, { ...record, write: newer ? composeWrites(record.write, newer.write) : record.write });
+    }
   }
 
   private isIdle(): boolean {

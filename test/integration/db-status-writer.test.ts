@@ -100,21 +100,21 @@ describe('db: status writer', function () {
     assert.equal(writer.stats().written, calls.flat().length);
   });
 
-  it('keeps thousands of updates per second flowing', async () => {
+  it('writes a mass start of accounts without rows with no lock conflicts between concurrent batches', async () => {
+    // Accounts created over DI have no row: each update misses, inserts, updates again
+    // (SEMS's way), many batches in flight. Under REPEATABLE READ the gap locks taken by
+    // the missed updates made concurrent batches deadlock and stall behind the backoff.
     const accounts = 10_000;
-    await db.insert('registrations', Array.from({ length: accounts }, (_, i) => ({ subscriber_id: i + 1 })));
     pool = createDbPool(db.config, { connectionLimit: 10 });
     writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 8 });
-    const started = Date.now();
-    for (let id = 1; id <= accounts; id++) {
+    for (let id = accounts; id >= 1; id--) {
       writer.update(subscriber(id), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, registered: { grantedSeconds: 3600 } });
     }
-    assert.equal(await writer.flush(20_000), true);
-    const seconds = (Date.now() - started) / 1000;
-    const rate = accounts / seconds;
+    assert.equal(await writer.flush(60_000), true);
     assert.equal(writer.stats().written, accounts);
-    assert.equal((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM registrations WHERE registration_status = 2 AND expiry IS NOT NULL'))[0].n, accounts);
-    assert.ok(rate > 2000, `${Math.round(rate)} updates/s`);
+    assert.equal(writer.stats().errors, 0, 'no deadlock or lock wait timeout');
+    const [row] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM registrations WHERE registration_status = 2 AND expiry IS NOT NULL');
+    assert.equal(row?.n, accounts);
   });
 
   it('loses no write while its connections are killed over and over', async () => {
