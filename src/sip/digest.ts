@@ -7,8 +7,9 @@
  * state: `NonceCounter` (per registration, RFC 7616 §3.4 nonce-count) and
  * `RequestAuthenticator` (per request: which challenges were answered, and how often).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { TOKEN, parseParam, quote, splitOutsideQuotes } from './header-syntax';
+import { createHash } from 'node:crypto';
+import { TOKEN, detached, parseParam, quote, splitOutsideQuotes } from './header-syntax';
+import { randomHex } from './random-token';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
 export type DigestQop = 'auth' | 'auth-int';
@@ -197,7 +198,7 @@ export class NonceCounter {
   next(nonce: string): number {
     const count = (this.counts.get(nonce) ?? 0) + 1;
     this.counts.delete(nonce);
-    this.counts.set(nonce, count);
+    this.counts.set(detached(nonce), count); // kept for the registration's life: not a view into the 401
     if (this.counts.size > this.capacity) this.counts.delete(this.counts.keys().next().value as string);
     return count;
   }
@@ -253,7 +254,7 @@ export class RequestAuthenticator {
     options: RequestAuthenticatorOptions = {},
   ) {
     this.maxStaleAnswers = options.maxStaleAnswers ?? 2;
-    this.newCnonce = options.newCnonce ?? (() => randomBytes(16).toString('hex'));
+    this.newCnonce = options.newCnonce ?? (() => randomHex(16));
   }
 
   /** Decides whether a 401/407 (with its WWW-/Proxy-Authenticate values) is to be answered. */

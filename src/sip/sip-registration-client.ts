@@ -7,13 +7,14 @@
  * a 503 (RFC 3263 §4.3); one re-send with credentials per challenge (RFC 3261 §22.2,
  * `stale=true` answered again); one retry with Min-Expires after a 423 (§10.2.8).
  */
-import { randomBytes } from 'node:crypto';
 import type { TlsClientConfig } from '../config/agent-config';
 import type { SipInterface } from '../config/sems-config';
 import { logger } from '../log';
 import { NonceCounter, RequestAuthenticator, type ChallengeStatus } from './digest';
+import { detached } from './header-syntax';
 import { buildRegisterRequest } from './message/register';
 import type { SipRequest, SipResponse } from './message/sip-message';
+import { randomHex } from './random-token';
 import { interpretIntervalTooBrief, interpretRegisterOk } from './register-reply';
 import type { RegistrationClient, RegistrationDialog, RegistrationOutcome, RegistrationParams } from './registration-client';
 import { NextHopResolver, ResolutionError, type NextHopTarget } from './resolver';
@@ -54,8 +55,6 @@ export async function createSipRegistrationClient(options: SipClientOptions): Pr
 
 const TRANSPORT: Readonly<Record<NextHopTarget['transport'], TransportProtocol>> = { udp: 'UDP', tcp: 'TCP', tls: 'TLS' };
 
-const randomToken = (bytes: number): string => randomBytes(bytes).toString('hex');
-
 export class SipRegistrationClient implements RegistrationClient {
   constructor(
     private readonly layer: TransactionLayer,
@@ -64,7 +63,7 @@ export class SipRegistrationClient implements RegistrationClient {
   ) {}
 
   newDialog(): RegistrationDialog {
-    return { callId: randomToken(16), fromTag: randomToken(8), cseq: FIRST_CSEQ };
+    return { callId: randomHex(16), fromTag: randomHex(8), cseq: FIRST_CSEQ };
   }
 
   register(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
@@ -133,7 +132,7 @@ export class SipRegistrationClient implements RegistrationClient {
         const header = reply.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
         const verdict = auth.onChallenge(reply.status as ChallengeStatus, reply.headers.getAll(header));
         if (verdict.answer) {
-          challenge = { code: reply.status, reason: reply.reason };
+          challenge = { code: reply.status, reason: detached(reply.reason) };
           continue;
         }
         log.debug(`${params.user}@${params.domain}: ${verdict.reason}`);
@@ -177,7 +176,8 @@ export class SipRegistrationClient implements RegistrationClient {
     reply: SipResponse, params: RegistrationParams, expires: number, removing: boolean,
     retransmissions: number, challenge: RegistrationOutcome['challenge'],
   ): RegistrationOutcome {
-    const base = { code: reply.status, reason: reply.reason, sent: true, retransmissions, challenge };
+    // The engine keeps reason and contacts per account: copies, not views into the reply.
+    const base = { code: reply.status, reason: detached(reply.reason), sent: true, retransmissions, challenge };
     if (reply.status < 200 || reply.status >= 300) return base;
     const ok = interpretRegisterOk({
       contactHeaders: reply.headers.getAll('contact'),
@@ -185,10 +185,11 @@ export class SipRegistrationClient implements RegistrationClient {
       ourContact: params.contact,
       requestedExpires: expires,
     });
-    if (removing) return { ...base, contacts: ok.contacts };
+    const contacts = detached(ok.contacts);
+    if (removing) return { ...base, contacts };
     // A binding granted for 0 seconds is no binding (it would also refresh in a loop).
-    if (!ok.found || !ok.grantedExpires) return { ...base, contacts: ok.contacts, contactMissing: true };
-    return { ...base, contacts: ok.contacts, grantedExpires: ok.grantedExpires };
+    if (!ok.found || !ok.grantedExpires) return { ...base, contacts, contactMissing: true };
+    return { ...base, contacts, grantedExpires: ok.grantedExpires };
   }
 }
 

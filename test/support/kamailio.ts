@@ -10,10 +10,12 @@
  *   const [binding] = await kam.waitForLocations((rows) => rows.length === 1);
  *   await kam.stop();
  *
- * Routing (test/fixtures/kamailio/kamailio.cfg.tmpl): REGISTER → www_authorize against
- * the subscriber table (plain-text passwords) → 401 with qop=auth on any failure →
- * save("location"); any other method → 405. usrloc writes through (db_mode 1), so a
- * binding is in the `location` table as soon as the 200 OK is sent.
+ * Routing (test/fixtures/kamailio/kamailio.cfg.tmpl): REGISTER → a pre-loaded Route
+ * naming this instance (it doubles as an outbound proxy) is consumed → optional scripted
+ * faults (reply503Prefix, dropPrefix) → www_authorize against the subscriber table
+ * (plain-text passwords) → 401 with qop=auth on any failure → save("location"); any
+ * other method → 405. usrloc writes through (db_mode 1), so a binding is in the
+ * `location` table as soon as the 200 OK is sent.
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -57,6 +59,10 @@ export interface KamailioOptions {
   algorithm?: 'MD5' | 'SHA-256';
   /** auth nonce_expire in seconds (default 300). Short values exercise stale=true. */
   nonceExpire?: number;
+  /** REGISTERs whose To user starts with this get 503 Service Unavailable (default: none). */
+  reply503Prefix?: string;
+  /** REGISTERs whose To user starts with this are dropped without any reply (default: none). */
+  dropPrefix?: string;
   /** SIP worker processes per UDP socket, and TCP workers (default 2). */
   children?: number;
   /** Also listen on [::1] (same port numbers). */
@@ -387,6 +393,8 @@ function renderConfig(options: KamailioOptions, ctx: RenderContext): string {
     ALGORITHM: options.algorithm ?? '',
     AUTH_SECRET: crypto.randomBytes(16).toString('hex'),
     REALM_EXPR: options.realm === undefined ? '$td' : `"${options.realm}"`,
+    UNAVAILABLE_PREFIX: options.reply503Prefix ?? '',
+    DROP_PREFIX: options.dropPrefix ?? '',
   });
 }
 
@@ -416,6 +424,10 @@ function readFixture(name: string): string {
 function validateOptions(options: KamailioOptions): void {
   if (options.realm !== undefined && !/^[A-Za-z0-9._:[\]-]+$/.test(options.realm)) {
     throw new Error(`realm ${JSON.stringify(options.realm)} must be a plain host name`);
+  }
+  for (const key of ['reply503Prefix', 'dropPrefix'] as const) {
+    const prefix = options[key];
+    if (prefix !== undefined && !/^[A-Za-z0-9_-]+$/.test(prefix)) throw new Error(`${key} must be letters, digits, '_' or '-'`);
   }
   for (const key of ['defaultExpires', 'minExpires', 'maxExpires', 'nonceExpire', 'children'] as const) {
     const value = options[key];

@@ -10,6 +10,14 @@ import { TransportError, type Destination, type MessageSink, type Transport } fr
 
 const log = logger('sip-udp');
 
+/**
+ * SO_RCVBUF asked for. Replies to a burst of REGISTERs arrive together; the usual
+ * default (208 kB, about 90 datagrams on loopback) overflowed at ~1500 registrations/s
+ * and every lost reply cost a 0.5 s retransmission. Linux caps the value at
+ * net.core.rmem_max.
+ */
+export const UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
+
 export interface BindAddress {
   readonly ip: string;
   readonly port: number;
@@ -36,6 +44,7 @@ export class UdpTransport implements Transport {
         resolve();
       });
     });
+    setReceiveBuffer(socket, UDP_RECEIVE_BUFFER_BYTES);
     // After binding, socket errors concern single datagrams: log them, never crash.
     socket.on('error', (err) => log.warn(`UDP socket ${bind.ip}:${bind.port}: ${err.message}`));
     socket.on('message', (data, rinfo) => {
@@ -66,6 +75,14 @@ export class UdpTransport implements Transport {
 
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+function setReceiveBuffer(socket: Socket, bytes: number): void {
+  try {
+    socket.setRecvBufferSize(bytes);
+  } catch (err) {
+    log.warn(`UDP receive buffer of ${bytes} bytes refused: ${(err as Error).message}`);
   }
 }
 
