@@ -49,7 +49,7 @@ export interface SipClientOptions {
 }
 
 export async function createSipRegistrationClient(options: SipClientOptions): Promise<SipRegistrationClient> {
-  const layer = options.layer ?? (await openTransactionLayer(options.iface, { tls: options.tls }));
+  const layer = options.layer ?? (await openTransactionLayer(options.iface, { tls: options.tls, userAgent: options.userAgent }));
   return new SipRegistrationClient(layer, options.resolver ?? new NextHopResolver(), options);
 }
 

@@ -12,6 +12,7 @@ import { logger } from '../log';
 import { parseSipMessage } from './message/parse';
 import { serializeSipMessage } from './message/serialize';
 import type { SipRequest } from './message/sip-message';
+import { statelessResponse } from './stateless-responder';
 import { formatHostPort, formatVia, newBranch, parseVia } from './message/via';
 import { DEFAULT_TIMER_VALUES, type TimerValues } from './timers';
 import {
@@ -37,6 +38,8 @@ export interface TransactionLayerOptions {
   readonly sentBy: { readonly host: string; readonly port: number };
   readonly clock?: Clock;
   readonly timers?: TimerValues;
+  /** Server header of our answers to requests (sems.conf signature). */
+  readonly userAgent?: string;
 }
 
 export class TransactionLayer {
@@ -103,7 +106,7 @@ export class TransactionLayer {
     }
     const message = parsed.message;
     if (message.type === 'request') {
-      log.debug(`dropped ${message.method} request from ${from}: this agent serves no requests`);
+      this.answer(message, source, from);
       return;
     }
     const topVia = message.headers.getAll('via')[0];
@@ -114,6 +117,17 @@ export class TransactionLayer {
       return;
     }
     transaction.receive(message);
+  }
+
+  /** Requests get a stateless answer on the transport they came in on, to where they came from (rport, RFC 3581). */
+  private answer(request: SipRequest, source: Source, from: string): void {
+    const response = statelessResponse(request, this.options.userAgent ?? '');
+    const transport = this.transports.get(source.transport);
+    if (!response || !transport) return;
+    log.debug(`${request.method} from ${from}: answering ${response.status}`);
+    transport.send({ transport: source.transport, host: source.host, port: source.port }, serializeSipMessage(response)).catch((err: Error) => {
+      log.debug(`cannot answer ${request.method} from ${from}: ${err.message}`);
+    });
   }
 
   /** Refuses new requests, waits for the outcomes of those in flight, then closes the transports. */
@@ -133,6 +147,7 @@ export class TransactionLayer {
 export interface TransactionLayerSetup extends TransportOptions {
   readonly clock?: Clock;
   readonly timers?: TimerValues;
+  readonly userAgent?: string;
 }
 
 /** Opens the interface's transports and the layer on top of them. */
@@ -144,6 +159,7 @@ export async function openTransactionLayer(sipInterface: SipInterface, setup: Tr
     sentBy: { host: sipInterface.advertisedIp, port: sipInterface.port === 0 ? localPort : sipInterface.port },
     clock: setup.clock,
     timers: setup.timers,
+    userAgent: setup.userAgent,
   });
   deliver = (data, source) => layer.receive(data, source);
   return layer;
