@@ -21,7 +21,7 @@ import { StatusWriter } from './db/status-writer';
 import { describeDbError } from './db/db-errors';
 import { DiRegistry } from './di';
 import { logger } from './log';
-import { startRpcServers, type RpcServers } from './rpc';
+import { MetricsServer, startRpcServers, type RpcServers } from './rpc';
 import type { RegistrationClient } from './sip/registration-client';
 import { createSipRegistrationClient } from './sip/sip-registration-client';
 
@@ -41,6 +41,7 @@ export class Daemon {
   private client?: RegistrationClient;
   private agent?: RegistrationAgent;
   private rpc?: RpcServers;
+  private metrics?: MetricsServer;
   readonly registry = new DiRegistry();
 
   constructor(private readonly config: DaemonConfig) {}
@@ -104,11 +105,16 @@ export class Daemon {
 
     await this.loadAccounts(this.pool, this.agent);
     this.rpc = await startRpcServers({ xmlrpc: this.config.xmlrpc, jsonrpc: this.config.jsonrpc }, this.registry);
+    if (ac.metricsPort > 0) {
+      this.metrics = new MetricsServer({ port: ac.metricsPort, listen: ac.metricsListen }, this.registry, () => this.writer?.stats());
+      await this.metrics.start();
+    }
     log.info('running');
   }
 
   /** Reverse order; bindings stay registered (SPEC §1: that makes restarts seamless). */
   async stop(): Promise<void> {
+    await this.metrics?.stop();
     await this.rpc?.stop();
     this.agent?.stop();
     if (this.client) await settleWithin(this.client.close(), SIP_DRAIN_MS);

@@ -24,6 +24,7 @@ import type { RateLimiter } from './rate-limiter';
 import type { RefreshPlanner } from './refresh-planner';
 import { RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
 import type { TimerQueue } from './timer-queue';
+import { TransactionStats } from './transaction-stats';
 
 const log = logger('db_reg_agent');
 
@@ -70,15 +71,10 @@ export interface AgentParts {
   rateLimiter: RateLimiter;
 }
 
-interface Counters {
-  sent: { REGISTER: number; deREGISTER: number };
-  replies: Map<number, number>;
-}
-
 export class RegistrationAgent implements RegistrationControl {
   private readonly registry = new Map<AccountKey, Registration>();
   private readonly windows = new Map<string, CongestionWindow>();
-  private readonly counters: Counters = { sent: { REGISTER: 0, deREGISTER: 0 }, replies: new Map() };
+  private readonly transactions = new TransactionStats();
   private stopped = false;
 
   constructor(
@@ -158,13 +154,12 @@ export class RegistrationAgent implements RegistrationControl {
       byStatus[String(reg.status)] = (byStatus[String(reg.status)] ?? 0) + 1;
       if (reg.inFlight) inFlight++;
     }
-    const replies: Record<string, number> = {};
-    for (const [code, n] of this.counters.replies) replies[String(code)] = n;
     return {
       registrations: this.registry.size,
       by_status: byStatus,
-      sent: { ...this.counters.sent },
-      replies,
+      sent: this.transactions.sentTotals(),
+      replies: this.transactions.outcomeTotals(),
+      transactions: this.transactions.snapshot(),
       in_flight: inFlight,
       ratelimit_queue: this.parts.rateLimiter.queueLength,
       window_queue: [...this.windows.values()].reduce((n, w) => n + w.queued, 0),
@@ -306,27 +301,27 @@ export class RegistrationAgent implements RegistrationControl {
     reg.inFlight = true;
     const params = registrationParams(reg.data, this.settings.rules);
     const dialog = reg.dialog;
-    const pending = op === 'register'
-      ? (this.counters.sent.REGISTER++, this.parts.client.register(dialog, params))
-      : (this.counters.sent.deREGISTER++, this.parts.client.unregister(dialog, params));
+    const sentAt = this.parts.clock.now();
+    this.transactions.sent(op);
+    const pending = op === 'register' ? this.parts.client.register(dialog, params) : this.parts.client.unregister(dialog, params);
     void pending.then(
       (outcome) => {
         releaseSlot(isCongestion(outcome) ? 'congested' : 'ok');
-        this.onOutcome(reg, op, outcome);
+        this.onOutcome(reg, op, outcome, sentAt);
       },
       (err: Error) => {
         // The client promises never to reject; if it does, treat it as unsendable.
         log.error(`${reg.type} ${reg.id}: SIP client failed: ${err.message}`);
         releaseSlot('ok');
-        this.onOutcome(reg, op, { code: 480, reason: 'unable to send request', sent: false, retransmissions: 0 });
+        this.onOutcome(reg, op, { code: 480, reason: 'unable to send request', sent: false, retransmissions: 0 }, sentAt);
       },
     );
   }
 
-  private onOutcome(reg: Registration, op: Operation, outcome: RegistrationOutcome): void {
+  private onOutcome(reg: Registration, op: Operation, outcome: RegistrationOutcome, sentAt: number): void {
     reg.inFlight = false;
+    this.transactions.finished(op, outcome.code, (this.parts.clock.now() - sentAt) / 1000);
     if (this.registry.get(reg.key) !== reg) return; // replaced or removed meanwhile (SEMS: unknown ltag)
-    this.counters.replies.set(outcome.code, (this.counters.replies.get(outcome.code) ?? 0) + 1);
     const t = transition(op, outcome, this.settings.policy);
     const key = { type: reg.type, id: reg.id };
     for (const w of t.writes) {

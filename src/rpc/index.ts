@@ -10,6 +10,7 @@ import { XmlRpcServer } from './xmlrpc-server';
 
 export { RpcControl } from './builtins';
 export { JsonRpcServer } from './jsonrpc-server';
+export { MetricsServer } from './metrics-server';
 export { XmlRpcServer } from './xmlrpc-server';
 
 /** How long stop() lets requests in progress finish before cutting connections. */

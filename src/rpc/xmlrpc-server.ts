@@ -50,6 +50,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   });
 }
 
+/** How long an idle kept-alive connection may stay open. */
+const KEEP_ALIVE_MS = 5000;
+
 export class XmlRpcServer {
   private readonly http: Server;
   private readonly methods: XmlRpcMethods;
@@ -67,7 +70,9 @@ export class XmlRpcServer {
         // The whole request (headers and body) must arrive within server_timeout.
         requestTimeout: timeout,
         headersTimeout: timeout,
-        keepAliveTimeout: timeout,
+        // Idle kept-alive connections get their own, longer deadline: at 500 ms Node
+        // announces "Keep-Alive: timeout=0" and clients open a connection per call.
+        keepAliveTimeout: Math.max(timeout, KEEP_ALIVE_MS),
         // node checks the two deadlines above only this often (default 30 s).
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeout / 2))),
       },

@@ -2,7 +2,8 @@
  * A bounded, seeded fuzz run against both servers: thousands of random and mutated
  * XML-RPC bodies, raw HTTP requests, JSON-RPC messages and netstrings. Every fuzzed
  * XML-RPC body must get an answer, and a valid request must keep working during and
- * after the run — in this same process, so a crash fails the test.
+ * after the run — in this same process, so a crash fails the test. The same inputs
+ * against the daemon process must leave its resident memory near where it was.
  */
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';
@@ -11,6 +12,10 @@ import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { JsonRpcServer } from '../../src/rpc/jsonrpc-server';
 import { XmlRpcServer } from '../../src/rpc/xmlrpc-server';
+import { startDaemon } from '../support/daemon';
+import { createTestDatabase } from '../support/mariadb';
+import { waitUntil } from '../support/peer-process';
+import { residentBytes } from '../support/process-memory';
 import {
   FakeRegistrationAgent,
   NetstringClient,
@@ -91,6 +96,42 @@ function mutator(random: () => number) {
   };
 }
 
+type Mutator = ReturnType<typeof mutator>;
+
+/** Mostly mutated valid calls, some random bytes, some bodies over 4 kB. */
+function fuzzedXmlBody(fuzz: Mutator): string | Buffer {
+  const kind = fuzz.int(10);
+  return kind < 7 ? fuzz.mutate(fuzz.pick(XML_SEEDS)) : kind < 9 ? fuzz.bytes(fuzz.int(600)) : fuzz.bytes(5000);
+}
+
+/** Mutated JSON in a valid netstring, a mutated netstring, or random bytes. */
+function fuzzedJsonFrame(fuzz: Mutator): string | Buffer {
+  const kind = fuzz.int(10);
+  if (kind < 6) return netstring(fuzz.mutate(JSON.stringify(fuzz.pick(JSON_SEEDS))));
+  if (kind < 8) return fuzz.mutate(netstring(fuzz.pick(JSON_SEEDS)));
+  return fuzz.bytes(fuzz.int(200));
+}
+
+const VALID_HTTP = `POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${VALID_XML.length}\r\n\r\n${VALID_XML}`;
+
+/** Writes `data` on a fresh connection and waits (3 s at most) for the server to close it. */
+async function sendRaw(port: number, data: string): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.on('data', () => undefined);
+  socket.end(data);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve();
+    }, 3000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Runs `count` tasks, `CONCURRENCY` at a time. */
 async function runPool(count: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -127,9 +168,7 @@ describe('rpc fuzz (integration)', function () {
           if (i % PROBE_EVERY === 0) {
             assert.match((await postXml(port, VALID_XML)).body, OK_XML, `probe at ${i}`);
           }
-          const kind = fuzz.int(10);
-          const body = kind < 7 ? fuzz.mutate(fuzz.pick(XML_SEEDS)) : kind < 9 ? fuzz.bytes(fuzz.int(600)) : fuzz.bytes(5000);
-          const reply = await postXml(port, body);
+          const reply = await postXml(port, fuzzedXmlBody(fuzz));
           statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
           if (reply.status === 200) assert.match(reply.body, /<methodResponse>/, `body ${i}`);
           else assert.equal(reply.status, 413, `body ${i}`);
@@ -149,24 +188,8 @@ describe('rpc fuzz (integration)', function () {
     await server.start();
     const { port } = server.address();
     const fuzz = mutator(seededRandom(0xbadf00d));
-    const request = `POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${VALID_XML.length}\r\n\r\n${VALID_XML}`;
     try {
-      await runPool(HTTP_REQUESTS, async () => {
-        const socket = connect(port, '127.0.0.1');
-        socket.on('error', () => undefined);
-        socket.on('data', () => undefined);
-        socket.end(fuzz.mutate(request));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            socket.destroy();
-            resolve();
-          }, 3000);
-          socket.once('close', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      });
+      await runPool(HTTP_REQUESTS, () => sendRaw(port, fuzz.mutate(VALID_HTTP)));
       assert.match((await postXml(port, VALID_XML)).body, OK_XML);
     } finally {
       await server.stop(100);
@@ -209,10 +232,7 @@ describe('rpc fuzz (integration)', function () {
             client = await NetstringClient.open(port);
             reconnects++;
           }
-          const kind = fuzz.int(10);
-          if (kind < 6) client.send(netstring(fuzz.mutate(JSON.stringify(fuzz.pick(JSON_SEEDS)))));
-          else if (kind < 8) client.send(fuzz.mutate(netstring(fuzz.pick(JSON_SEEDS))));
-          else client.send(fuzz.bytes(fuzz.int(200)));
+          client.send(fuzzedJsonFrame(fuzz));
           setLogLevel(LogLevel.Error);
         }
         await probe('end');
@@ -224,6 +244,60 @@ describe('rpc fuzz (integration)', function () {
     }
   });
 });
+
+/** Full fuzz rounds after the warm-up; a per-request leak would grow with each. */
+const MEMORY_ROUNDS = 3;
+const RSS_TOLERANCE_BYTES = 30 * 1024 * 1024;
+
+describe('rpc fuzz against the daemon process (memory)', function () {
+  this.timeout(240_000);
+
+  it(`leaves the daemon's resident memory within ${RSS_TOLERANCE_BYTES / 2 ** 20} MB of its baseline`, async () => {
+    const db = await createTestDatabase({ schema: 'readme' });
+    const daemon = await startDaemon({ db: db.config, logLevel: 2 });
+    try {
+      await daemon.waitForLog(/running/);
+      const pid = daemon.process.pid ?? assert.fail('daemon has no pid');
+      // Warm-up: code compiled, buffers and pools allocated, V8's heap grown to its working size.
+      await fuzzRound(daemon.xmlrpcPort, daemon.jsonrpcPort, mutator(seededRandom(1)));
+      const baseline = residentBytes(pid);
+      for (let round = 0; round < MEMORY_ROUNDS; round++) {
+        await fuzzRound(daemon.xmlrpcPort, daemon.jsonrpcPort, mutator(seededRandom(100 + round)));
+      }
+      // No --expose-gc in the daemon: give V8's idle-time collection a moment.
+      let after = residentBytes(pid);
+      const settled = await waitUntil(() => (after = residentBytes(pid)) <= baseline + RSS_TOLERANCE_BYTES, 30_000, 500);
+      const mb = (n: number): string => (n / 2 ** 20).toFixed(1);
+      assert.ok(settled, `RSS ${mb(baseline)} MB after the warm-up, ${mb(after)} MB after ${MEMORY_ROUNDS} fuzz rounds`);
+      assert.match((await postXml(daemon.xmlrpcPort, VALID_XML)).body, OK_XML, 'still answering');
+    } finally {
+      await daemon.stop();
+      daemon.cleanup();
+      await db.drop();
+    }
+  });
+});
+
+/** One round of every kind of fuzz input against running servers. */
+async function fuzzRound(xmlrpcPort: number, jsonrpcPort: number, fuzz: Mutator): Promise<void> {
+  await runPool(XML_BODIES, async () => {
+    await postXml(xmlrpcPort, fuzzedXmlBody(fuzz));
+  });
+  await runPool(HTTP_REQUESTS, () => sendRaw(xmlrpcPort, fuzz.mutate(VALID_HTTP)));
+  let client = await NetstringClient.open(jsonrpcPort);
+  try {
+    for (let i = 0; i < JSON_MESSAGES; i++) {
+      if (client.socket.destroyed || client.socket.readableEnded) {
+        client.close();
+        client = await NetstringClient.open(jsonrpcPort);
+      }
+      client.send(fuzzedJsonFrame(fuzz));
+      await new Promise((resolve) => setTimeout(resolve, 1)); // lets a close by the server arrive
+    }
+  } finally {
+    client.close();
+  }
+}
 
 /** The reply with this id, once it arrived; undefined if the connection closed or time ran out. */
 async function waitForId(client: NetstringClient, id: string, timeoutMs: number): Promise<unknown> {

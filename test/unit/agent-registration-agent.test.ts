@@ -13,6 +13,7 @@ import { RegStatus } from '../../src/agent/status-transitions';
 import { TimerQueue } from '../../src/agent/timer-queue';
 import type { AccountKey as DbKey } from '../../src/db/account-key';
 import type { AccountRow } from '../../src/db/account-row';
+import type { DiValue } from '../../src/di';
 import type { RegistrationUpdate } from '../../src/db/registration-update';
 import type { RateLimitConfig } from '../../src/config/agent-config';
 import type {
@@ -295,5 +296,26 @@ describe('RegistrationAgent', () => {
     assert.deepEqual(s.by_status, { '0': 0, '1': 0, '2': 1, '3': 1, '4': 0, '5': 0 });
     assert.deepEqual(s.replies, { '200': 1, '401': 1 });
     assert.deepEqual(s.sent, { REGISTER: 2, deREGISTER: 0 });
+  });
+
+  it('statistics time each transaction from sending to its final outcome, per method', async () => {
+    const { clock, client, agent } = setup();
+    agent.create('subscriber', 1, ALICE);
+    clock.advance(30);
+    client.sent[0]?.answer({ grantedExpires: 3600 });
+    await settle();
+    agent.remove('subscriber', 1);
+    clock.advance(2000);
+    client.sent[1]?.answer({ code: 408, reason: 'Request Timeout' });
+    await settle();
+    const { REGISTER, deREGISTER } = agent.statistics().transactions as Record<string, Record<string, DiValue>>;
+    assert.deepEqual(REGISTER?.replies, { '200': 1 });
+    assert.deepEqual(deREGISTER?.replies, { '408': 1 });
+    const latency = (m: Record<string, DiValue> | undefined) => m?.latency as { bounds: number[]; cumulative: number[]; sum: number; count: number };
+    assert.equal(latency(REGISTER).sum, 0.03);
+    assert.equal(latency(REGISTER).cumulative[latency(REGISTER).bounds.indexOf(0.05)], 1, '30 ms is within 0.05 s');
+    assert.equal(latency(REGISTER).cumulative[latency(REGISTER).bounds.indexOf(0.025)], 0);
+    assert.equal(latency(deREGISTER).sum, 2);
+    assert.equal(latency(deREGISTER).count, 1);
   });
 });

@@ -1,0 +1,17 @@
+/**
+ * Memory of another process as the kernel sees it (Linux /proc), for checks that
+ * must not depend on the garbage collector of the test process.
+ */
+import { readFileSync } from 'node:fs';
+
+/** VmRSS of a /proc/<pid>/status text, in bytes. */
+export function parseVmRss(status: string): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!m) throw new Error('no VmRSS line in the process status');
+  return Number(m[1]) * 1024;
+}
+
+/** Resident set size of a running process, in bytes. */
+export function residentBytes(pid: number): number {
+  return parseVmRss(readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
