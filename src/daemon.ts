@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DaemonConfig } from './config/load';
-import { systemClock } from './agent/clock';
+import { systemClock } from './clock';
 import { DbRegAgentDi } from './agent/di-interface';
 import { createRateLimiter } from './agent/rate-limiter';
 import { RefreshLoad } from './agent/refresh-load';

@@ -14,7 +14,7 @@
  */
 import type { RateLimitConfig } from '../config/agent-config';
 import { logger } from '../log';
-import { MAX_TIMER_DELAY_MS, type Clock, type TimerHandle } from './clock';
+import { MAX_TIMER_DELAY_MS, type Clock, type TimerHandle } from '../clock';
 import { Fifo } from './fifo';
 
 export type RateLimitedAction = () => void;

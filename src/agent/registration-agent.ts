@@ -17,7 +17,7 @@ import {
   accountKey, identityChanged, needsReregister, registrationParams,
   type AccountData, type AccountKey, type AccountType, type IdentityRules,
 } from './account';
-import type { Clock } from './clock';
+import type { Clock } from '../clock';
 import { CongestionWindow, type TransactionSignal } from './congestion-window';
 import type { RegistrationControl } from './di-interface';
 import type { RateLimiter } from './rate-limiter';
@@ -243,6 +243,7 @@ export class RegistrationAgent implements RegistrationControl {
   }
 
   private schedule(reg: Registration, dueAt: number, op: Operation): void {
+    if (this.stopped) return; // outcomes that arrive while stopping plan nothing
     this.parts.timers.schedule(reg.key, dueAt, () => this.request(reg, op));
   }
 

@@ -8,7 +8,7 @@
  * moment changes. Due times are absolute, so late wake-ups never shift later entries.
  */
 import { logger } from '../log';
-import { delayUntil, type Clock, type TimerHandle } from './clock';
+import { delayUntil, type Clock, type TimerHandle } from '../clock';
 
 export type TimerAction = () => void;
 

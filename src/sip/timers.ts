@@ -1,7 +1,7 @@
 /**
  * SIP timer values (RFC 3261 §17.1.2.2 and Table 4 of Appendix A) for the non-INVITE
  * client transaction. The transactions run on the engine's injectable Clock
- * (src/agent/clock.ts), so unit tests drive the 32-second Timer F with a FakeClock.
+ * (src/clock.ts), so unit tests drive the 32-second Timer F with a FakeClock.
  */
 
 /** The base timer values of RFC 3261 §17.1.2.2, in milliseconds. */

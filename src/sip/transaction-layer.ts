@@ -6,7 +6,7 @@
  * top-Via branch and CSeq method (§17.1.3). Whatever cannot be parsed or matched is
  * dropped with a debug line: a peer can never crash us.
  */
-import { systemClock, type Clock } from '../agent/clock';
+import { systemClock, type Clock } from '../clock';
 import type { SipInterface } from '../config/sems-config';
 import { logger } from '../log';
 import { parseSipMessage } from './message/parse';

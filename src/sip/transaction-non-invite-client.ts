@@ -9,7 +9,7 @@
  * (Timer E is capped by Timer F's deadline instead of running both), and the request
  * bytes are released as soon as no retransmission can be needed.
  */
-import { delayUntil, type Clock, type TimerHandle } from '../agent/clock';
+import { delayUntil, type Clock, type TimerHandle } from '../clock';
 import { logger } from '../log';
 import type { SipResponse } from './message/sip-message';
 import { nextTimerE, timerF, timerK, type TimerValues } from './timers';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { AccountData } from '../../src/agent/account';
-import { FakeClock } from '../../src/agent/clock';
+import { FakeClock } from '../../src/clock';
 import { createRateLimiter } from '../../src/agent/rate-limiter';
 import { RefreshLoad } from '../../src/agent/refresh-load';
 import { RefreshPlanner } from '../../src/agent/refresh-planner';

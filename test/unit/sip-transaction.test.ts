@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock } from '../../src/agent/clock';
+import { FakeClock } from '../../src/clock';
 import { buildRegisterRequest } from '../../src/sip/message/register';
 import { DEFAULT_TIMER_VALUES, nextTimerE, timerF, timerK } from '../../src/sip/timers';
 import { TransactionLayer } from '../../src/sip/transaction-layer';
