@@ -67,3 +67,56 @@ export function updateStatement(table: string, key: AccountKey, update: Registra
     params,
   };
 }
+
+/** One multi-row INSERT IGNORE of keys (all of one account type). */
+export function insertKeysIfMissingStatement(table: string, keys: readonly AccountKey[]): SqlStatement {
+  const column = keyColumnOf((keys[0] as AccountKey).type);
+  return {
+    sql: `INSERT IGNORE INTO ${quoteTableName(table)} (${column}) VALUES ${keys.map(() => '(?)').join(', ')}`,
+    params: keys.map((k) => k.id),
+  };
+}
+
+/**
+ * One UPDATE for many accounts of one type (rows known to exist): the values travel
+ * as a parameterised derived table joined on the key. A column is only named when
+ * some row changes it, so tables without optional columns (contacts) keep working;
+ * rows that leave it alone keep their value through IF(has_x, new, old).
+ */
+export function batchUpdateStatement(
+  table: string,
+  rows: readonly { key: AccountKey; update: RegistrationUpdate }[],
+  nowMs: number,
+): SqlStatement {
+  const column = keyColumnOf((rows[0] as { key: AccountKey }).key.type);
+  const anyStatus = rows.some((r) => r.update.status !== undefined);
+  const anyRegistered = rows.some((r) => r.update.registered !== undefined);
+  const anyContacts = rows.some((r) => r.update.contacts !== undefined);
+  const params: (string | number)[] = [];
+  const selects = rows.map(({ key, update }, i) => {
+    const { registered } = update;
+    const age = registered?.atMs === undefined ? 0 : Math.max(0, Math.round((nowMs - registered.atMs) / 1000));
+    params.push(
+      key.id, Math.trunc(update.lastCode), update.lastReason.slice(0, LAST_REASON_MAX_LENGTH),
+      update.status === undefined ? 0 : 1, update.status ?? 0,
+      registered ? 1 : 0, -age, registered ? Math.round(registered.grantedSeconds) - age : 0,
+      update.contacts === undefined ? 0 : 1, (update.contacts ?? '').slice(0, CONTACTS_MAX_LENGTH),
+    );
+    return i === 0
+      ? 'SELECT ? AS k, ? AS code, ? AS reason, ? AS has_status, ? AS status, ? AS has_reg, ? AS reg_at, ? AS expiry_at, ? AS has_contacts, ? AS contacts'
+      : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
+  });
+  const assignments = ['t.last_code = v.code', 't.last_reason = v.reason'];
+  if (anyStatus) assignments.push('t.registration_status = IF(v.has_status, v.status, t.registration_status)');
+  if (anyRegistered) {
+    assignments.push(
+      't.last_registration = IF(v.has_reg, TIMESTAMPADD(SECOND, v.reg_at, NOW()), t.last_registration)',
+      't.expiry = IF(v.has_reg, TIMESTAMPADD(SECOND, v.expiry_at, NOW()), t.expiry)',
+    );
+  }
+  if (anyContacts) assignments.push('t.contacts = IF(v.has_contacts, v.contacts, t.contacts)');
+  return {
+    sql: `UPDATE ${quoteTableName(table)} AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.${column} = v.k SET ${assignments.join(', ')}`,
+    params,
+  };
+}

@@ -7,14 +7,16 @@
  * the caller. Queueing, coalescing and outages are status-writer.ts's job.
  */
 import { performance } from 'node:perf_hooks';
-import type { ResultSetHeader } from 'mysql2';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import type mysql from 'mysql2/promise';
 import { logger } from '../log';
-import type { AccountKey } from './account-key';
+import { keyColumnOf, type AccountKey, type AccountType } from './account-key';
 import { withConnectionRetry } from './connection-retry';
 import type { PendingWrite } from './pending-write';
 import type { DbPool } from './pool';
-import { deleteStatement, insertIfMissingStatement, updateStatement, type SqlStatement } from './registration-statements';
+import {
+  batchUpdateStatement, deleteStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateStatement, type SqlStatement,
+} from './registration-statements';
 import type { RegistrationUpdate } from './registration-update';
 
 /** updated: a row matched; inserted: none did, so the key was inserted and the update repeated. */
@@ -51,6 +53,7 @@ function executeOn(db: Pick<mysql.Connection, 'execute'>): Execute {
 export class RegistrationStore {
   private readonly now: () => number;
   private readonly autocommit: Execute;
+  private readonly uniqueKeys = new Map<AccountType, Promise<boolean>>();
 
   constructor(
     private readonly pool: DbPool,
@@ -91,7 +94,13 @@ export class RegistrationStore {
         await connection.beginTransaction();
         const execute = executeOn(connection);
         // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
-        for (const { key, write } of [...writes].sort(byKey)) await this.applyWith(execute, key, write);
+        const sorted = [...writes].sort(byKey);
+        for (const type of ['peering', 'subscriber'] as const) {
+          const group = sorted.filter((w) => w.key.type === type);
+          if (group.length === 0) continue;
+          if (group.length > 1 && (await this.keyIsUnique(type))) await this.applyGroup(execute, group);
+          else for (const { key, write } of group) await this.applyWith(execute, key, write);
+        }
         await connection.commit();
       } catch (err) {
         // A connection that cannot even roll back is broken: do not pool it again.
@@ -100,6 +109,47 @@ export class RegistrationStore {
       }
       connection.release();
     });
+  }
+
+  /**
+   * Many accounts in three statements at most, instead of two per account: the round
+   * trips, not the rows, are what limits the writer while SIP traffic keeps the event
+   * loop busy. Needs a unique key column: INSERT IGNORE of every key first (a no-op
+   * for existing rows), so the UPDATE finds every row. Same end state as the per-row
+   * path; deletes (rare) stay per row.
+   */
+  private async applyGroup(execute: Execute, group: readonly KeyedWrite[]): Promise<void> {
+    for (const { key, write } of group) if (write.remove) await this.removeWith(execute, key);
+    const needRow = group.filter(({ write }) => write.update || write.ensure).map(({ key }) => key);
+    if (needRow.length > 0) await execute(() => insertKeysIfMissingStatement(this.table, needRow));
+    const updates = group.flatMap(({ key, write }) => (write.update ? [{ key, update: write.update }] : []));
+    if (updates.length === 0) return;
+    const result = await execute(() => batchUpdateStatement(this.table, updates, this.now()));
+    if (result.affectedRows < updates.length) {
+      log.warn(`${updates.length - result.affectedRows} of ${updates.length} rows vanished from '${this.table}' during a batch update`);
+    }
+  }
+
+  /** Whether the key column has a one-column unique index (README schema: the primary key). */
+  private keyIsUnique(type: AccountType): Promise<boolean> {
+    let known = this.uniqueKeys.get(type);
+    if (!known) {
+      const [schema, table] = this.table.includes('.') ? this.table.split('.') : [null, this.table];
+      known = this.pool
+        .execute<RowDataPacket[]>(
+          'SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) ' +
+            'AND TABLE_NAME = ? AND NON_UNIQUE = 0 GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = ?',
+          [schema ?? null, table ?? '', keyColumnOf(type)],
+        )
+        .then(([rows]) => {
+          if (rows.length === 0) log.info(`'${this.table}' has no unique index on ${keyColumnOf(type)}: writing row by row`);
+          return rows.length > 0;
+        });
+      // A failed look-up is asked again next time rather than remembered.
+      known.catch(() => this.uniqueKeys.delete(type));
+      this.uniqueKeys.set(type, known);
+    }
+    return known;
   }
 
   /** [delete] → [insert-if-missing] → [update]: the order that gives the sequential result. */

@@ -169,14 +169,14 @@ describe('db: registration store', function () {
       let victim = 0;
       await until('the UPDATE to wait for the lock', async () => {
         const rows = await db.query<{ id: number }>(
-          "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%' AND id <> CONNECTION_ID()", [db.name]);
+          "SELECT id FROM information_schema.processlist WHERE db = ? AND (info LIKE 'UPDATE%' OR info LIKE 'INSERT%') AND id <> CONNECTION_ID()", [db.name]);
         victim = rows[0]?.id ?? 0;
         return victim > 0;
       });
       await db.query(`KILL ${Number(victim)}`);
       // The retry on a new connection waits for the lock too; release it.
       await until('the retried UPDATE', async () => (await db.query<{ id: number }>(
-        "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%'", [db.name])).some((r) => r.id !== victim));
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND (info LIKE 'UPDATE%' OR info LIKE 'INSERT%')", [db.name])).some((r) => r.id !== victim));
       await locker.commit();
       assert.equal(await pending, 'updated');
     } finally {
@@ -201,15 +201,15 @@ describe('db: registration store', function () {
       let victim = 0;
       await until('the batch to wait for row 3', async () => {
         const rows = await db.query<{ id: number }>(
-          "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%' AND id <> CONNECTION_ID()", [db.name]);
+          "SELECT id FROM information_schema.processlist WHERE db = ? AND (info LIKE 'UPDATE%' OR info LIKE 'INSERT%') AND id <> CONNECTION_ID()", [db.name]);
         victim = rows[0]?.id ?? 0;
         return victim > 0;
       });
-      // Rows 1 and 2 are updated but not committed: nobody else sees them yet.
+      // Whatever the batch did before row 3 is not committed: nobody else sees it yet.
       assert.equal((await row(1))?.last_reason, 'before');
       await db.query(`KILL ${Number(victim)}`);
       await until('the repeated batch', async () => (await db.query<{ id: number }>(
-        "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'UPDATE%'", [db.name])).some((r) => r.id !== victim));
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND (info LIKE 'UPDATE%' OR info LIKE 'INSERT%')", [db.name])).some((r) => r.id !== victim));
       await locker.commit();
       await pending;
     } finally {
@@ -218,6 +218,38 @@ describe('db: registration store', function () {
     const stored = await db.query<RegistrationRow>('SELECT * FROM registrations ORDER BY subscriber_id');
     assert.deepEqual(stored.map((r) => [r.subscriber_id, r.last_code, r.last_reason]),
       [[1, 201, 'batch'], [2, 202, 'batch'], [3, 203, 'batch'], [4, 204, 'batch'], [5, 205, 'batch'], [6, 206, 'batch']]);
+  });
+
+  it('writes a batch row by row into a table without a unique key, creating no duplicates', async () => {
+    // The batched INSERT IGNORE relies on a unique key; an operator's table may lack one.
+    await db.query('CREATE TABLE regs_nokey LIKE registrations');
+    await db.query('ALTER TABLE regs_nokey DROP PRIMARY KEY');
+    const nokey = new RegistrationStore(pool, 'regs_nokey');
+    const batch = (code: number) => [1, 2, 3].map((id) => ({
+      key: subscriber(id), write: { remove: false, ensure: false, update: { lastCode: code, lastReason: 'x' }, queuedAtMs: 0 },
+    }));
+    await nokey.applyAll(batch(200));
+    await nokey.applyAll(batch(201));
+    const rows = await db.query<{ subscriber_id: number; last_code: number }>('SELECT subscriber_id, last_code FROM regs_nokey ORDER BY subscriber_id');
+    assert.deepEqual(rows.map((r) => [r.subscriber_id, r.last_code]), [[1, 201], [2, 201], [3, 201]]);
+  });
+
+  it('writes a batch with mixed shapes in one go: only the fields each row changes', async () => {
+    await db.insert('registrations', [{ subscriber_id: 1, registration_status: 2, contacts: 'old', last_reason: 'r' }]);
+    await store.applyAll([
+      { key: subscriber(1), write: { remove: false, ensure: false, update: { lastCode: 401, lastReason: 'Unauthorized' }, queuedAtMs: 0 } },
+      { key: subscriber(2), write: { remove: false, ensure: true, update: { lastCode: 200, lastReason: 'OK', status: 2, contacts: '<sip:b@h>', registered: { grantedSeconds: 60 } }, queuedAtMs: 0 } },
+      { key: subscriber(3), write: { remove: false, ensure: true, queuedAtMs: 0 } },
+    ]);
+    const rows = await db.query<RegistrationRow & { left: number }>(
+      'SELECT *, TIMESTAMPDIFF(SECOND, NOW(), expiry) AS `left` FROM registrations ORDER BY subscriber_id');
+    assert.deepEqual(rows.map((r) => [r.subscriber_id, r.registration_status, r.last_code, r.last_reason, r.contacts]), [
+      [1, 2, 401, 'Unauthorized', 'old'],
+      [2, 2, 200, 'OK', '<sip:b@h>'],
+      [3, 0, null, null, null],
+    ]);
+    assert.ok(rows[1] && rows[1].left >= 59 && rows[1].left <= 60, `expiry in ${rows[1]?.left} s`);
+    assert.equal(rows[0]?.expiry, null);
   });
 
   it('does not retry statements the server rejects', async () => {
