@@ -3,9 +3,11 @@ SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MYSQL ?= mysql -h 127.0.0.1 -P 3306 -u root
 DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester openssl procps
+# What the benchmarks need on top of DEB_PACKAGES: gnuplot draws their plots.
+BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps test lint typecheck test-build unit run db clean bench bench-sip
+.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc
 
 all: build
 
@@ -50,8 +52,37 @@ db:
 	$(MYSQL) sems < sql/schema.sql
 	$(MYSQL) sems < sql/sample-data.sql
 
+bench-deps: system-deps
+	@missing=""; for p in $(BENCH_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Issue 4's registration-engine benchmarks (measurements, not tests; see
+# doc/benchmarks.md): mass start of 10 000 / 50 000 / 100 000 accounts against
+# Kamailio with sipp as the ceiling, then REGISTERs/s over time with and without
+# minimum_reregister_interval. Writes bench/results/ and doc/refresh-spread.png.
+# Quick run: make bench BENCH_SIZES=1000,5000 BENCH_SPREAD_SECONDS=70
+bench: bench-deps test-build
+	node build/bench/mass-start.js
+	node build/bench/refresh-spread.js
+
 run: build db
 	node dist/main.js -E -f etc/sems.conf
+
+# SIP client throughput against a local Kamailio, compared with sipp's REGISTER client,
+# then a 100 000-registration memory run; results go to doc/benchmarks.md ("SIP client").
+# SIP_BENCH_ACCOUNTS (20000), SIP_BENCH_IN_FLIGHT (200), SIP_BENCH_ROUNDS (2),
+# SIP_BENCH_MEMORY_RUN (100000) and SIP_BENCH_SAMPLE_EVERY (10000) tune it.
+bench-sip: system-deps test-build
+	node --expose-gc build/bench/sip-register.js
+
+# XML-RPC provisioning: createRegistration from 200 clients at 1 000 calls/s for 20 s
+# against the daemon with MariaDB and Kamailio; results go to doc/benchmarks.md
+# ("XML-RPC provisioning"). Tune it: make bench-rpc BENCH_RPC_ARGS="--rate 500 --seconds 10".
+bench-rpc: system-deps test-build
+	node build/bench/xmlrpc-create.js $(BENCH_RPC_ARGS)
 
 clean:
 	rm -rf dist build
