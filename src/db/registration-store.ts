@@ -89,16 +89,20 @@ export class RegistrationStore {
    */
   applyAll(writes: readonly KeyedWrite[]): Promise<void> {
     return this.retried(`${writes.length} write(s)`, async () => {
+      // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
+      const sorted = [...writes].sort(byKey);
+      const groups: { group: KeyedWrite[]; batched: boolean }[] = [];
+      for (const type of ['peering', 'subscriber'] as const) {
+        const group = sorted.filter((w) => w.key.type === type);
+        // Asked before taking a connection: asking while holding one could wait forever for a second.
+        if (group.length > 0) groups.push({ group, batched: group.length > 1 && (await this.keyIsUnique(type)) });
+      }
       const connection = await this.pool.getConnection();
       try {
         await connection.beginTransaction();
         const execute = executeOn(connection);
-        // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
-        const sorted = [...writes].sort(byKey);
-        for (const type of ['peering', 'subscriber'] as const) {
-          const group = sorted.filter((w) => w.key.type === type);
-          if (group.length === 0) continue;
-          if (group.length > 1 && (await this.keyIsUnique(type))) await this.applyGroup(execute, group);
+        for (const { group, batched } of groups) {
+          if (batched) await this.applyGroup(execute, group);
           else for (const { key, write } of group) await this.applyWith(execute, key, write);
         }
         await connection.commit();
