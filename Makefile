@@ -30,7 +30,7 @@ build: deps
 	@chmod +x dist/main.js
 
 lint: deps
-	$(NODE_BIN)/eslint src test
+	$(NODE_BIN)/eslint src test bench
 
 typecheck: deps
 	$(NODE_BIN)/tsc -p tsconfig.json --noEmit
