@@ -62,8 +62,8 @@ export class NonInviteClientTransaction {
     private readonly destination: Destination,
     private readonly transport: Transport,
     private readonly context: TransactionContext,
-    private readonly hooks: TransactionHooks | undefined,
-    private readonly deliver: (outcome: TransactionOutcome) => void,
+    private hooks: TransactionHooks | undefined,
+    private deliver: ((outcome: TransactionOutcome) => void) | undefined,
   ) {
     this.request = request;
     this.timerEInterval = context.timers.t1;
@@ -148,7 +148,12 @@ export class NonInviteClientTransaction {
   }
 
   private settle(outcome: TransactionOutcome): void {
-    this.deliver(outcome);
+    // Let go of the caller's resolver (and through it the response) at once: a UDP
+    // transaction lives on for Timer K's 5 s, and a mass start completes thousands a second.
+    const deliver = this.deliver;
+    this.deliver = undefined;
+    this.hooks = undefined;
+    deliver?.(outcome);
     this.context.settled(this);
   }
 

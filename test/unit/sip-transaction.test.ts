@@ -10,6 +10,7 @@ import {
   type Transport,
   type TransportProtocol,
 } from '../../src/sip/transport/transport';
+import { collectGarbage } from '../support/heap';
 import { headerParam, parseSipMessage as readTestMessage } from '../support/sip-message';
 import { answerRequest, outcomeStatus, type AnswerOptions } from '../support/sip-responses';
 
@@ -175,6 +176,22 @@ describe('SIP transactions: the non-INVITE client transaction (RFC 3261 §17.1.2
     clock.advance(1);
     assert.equal(layer.activeTransactions, 0);
     assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('does not keep the response alive while it waits for Timer K', async () => {
+    const { layer, transport } = setup();
+    // The outcome (and its response) is referenced only through a WeakRef once delivered.
+    let response: WeakRef<object> | undefined;
+    void layer.send(register(), UDP).then((o) => {
+      if (o.kind === 'response') response = new WeakRef(o.response);
+    });
+    layer.receive(answer(transport('UDP').sent[0].data, 200, 'OK'), FROM_REGISTRAR);
+    await flush();
+    assert.ok(response, 'outcome delivered');
+    assert.equal(layer.activeTransactions, 1, 'still in Timer K');
+    await new Promise((r) => setImmediate(r));
+    collectGarbage();
+    assert.equal(response.deref(), undefined, 'the completed transaction still holds its response');
   });
 
   it('terminates a TCP transaction at once on its final response (Timer K = 0)', async () => {
