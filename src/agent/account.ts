@@ -3,7 +3,7 @@
  * what the SIP layer registers (SPEC §4, README "Configuring contact" and
  * "Auth username").
  */
-import type { AccountType } from '../db/account-key';
+import { accountKeyString, type AccountType } from '../db/account-key';
 import type { RegistrationParams } from '../sip/registration-client';
 
 export type { AccountType };
@@ -12,7 +12,7 @@ export type { AccountType };
 export type AccountKey = `${AccountType}:${number}`;
 
 export function accountKey(type: AccountType, id: number): AccountKey {
-  return `${type}:${id}`;
+  return accountKeyString({ type, id }) as AccountKey;
 }
 
 export interface AccountData {

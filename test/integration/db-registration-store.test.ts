@@ -4,17 +4,7 @@ import mysql from 'mysql2/promise';
 import { createDbPool, type DbPool } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import { RegistrationStore } from '../../src/db/registration-store';
-import { createTestDatabase, type TestDatabase } from '../support/mariadb';
-
-interface RegistrationRow {
-  subscriber_id: number;
-  registration_status: number;
-  last_registration: string | null;
-  expiry: string | null;
-  last_code: number | null;
-  last_reason: string | null;
-  contacts: string | null;
-}
+import { createTestDatabase, type RegistrationRow, type TestDatabase } from '../support/mariadb';
 
 const subscriber = (id: number) => ({ type: 'subscriber' as const, id });
 

@@ -4,21 +4,11 @@ import { createDbPool, type DbPool } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import { RegistrationStore } from '../../src/db/registration-store';
 import { StatusWriter } from '../../src/db/status-writer';
-import { createTestDatabase, startMariadbProxy, type MariadbProxy, type TestDatabase } from '../support/mariadb';
+import { createTestDatabase, startMariadbProxy, type MariadbProxy, type RegistrationRow as Row, type TestDatabase } from '../support/mariadb';
 
 const subscriber = (id: number) => ({ type: 'subscriber' as const, id });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FAST_RETRY = { initial: 50, max: 400 };
-
-interface Row {
-  subscriber_id: number;
-  registration_status: number;
-  last_registration: string | null;
-  expiry: string | null;
-  last_code: number | null;
-  last_reason: string | null;
-  contacts: string | null;
-}
 
 describe('db: status writer', function () {
   this.timeout(40_000);

@@ -22,6 +22,17 @@ const SCHEMA_FILES: Record<Exclude<TestSchema, 'none'>, string> = {
   sipwise: 'schema-sipwise.sql',
 };
 
+/** A row of the README registrations table as the tests read it (dateStrings on). */
+export interface RegistrationRow {
+  subscriber_id: number;
+  registration_status: number;
+  last_registration: string | null;
+  expiry: string | null;
+  last_code: number | null;
+  last_reason: string | null;
+  contacts: string | null;
+}
+
 export interface TestDatabase {
   name: string;
   /** For the code under test: root on this database. */
