@@ -42,10 +42,16 @@ function byKey(a: KeyedWrite, b: KeyedWrite): number {
   return a.key.type === b.key.type ? a.key.id - b.key.id : a.key.type < b.key.type ? -1 : 1;
 }
 
-function executeOn(db: Pick<mysql.Connection, 'execute'>): Execute {
+/**
+ * Status writes go as text-protocol statements with the values escaped by mysql2, not
+ * as server-side prepared statements: a batch's text changes with its size, and every
+ * distinct text would stay prepared on each connection with its parameter metadata
+ * (29 MB at 100 000 accounts, measured with a heap snapshot).
+ */
+function executeOn(db: Pick<mysql.Connection, 'query'>): Execute {
   return async (build) => {
     const { sql, params } = build();
-    const [result] = await db.execute<ResultSetHeader>(sql, params);
+    const [result] = await db.query<ResultSetHeader>(sql, params);
     return result;
   };
 }

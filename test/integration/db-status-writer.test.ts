@@ -117,7 +117,7 @@ describe('db: status writer', function () {
     const killer = (async () => {
       while (killing) {
         const busy = await db.query<{ id: number }>(
-          "SELECT id FROM information_schema.processlist WHERE db = ? AND command = 'Execute' AND id <> CONNECTION_ID()", [db.name]);
+          "SELECT id FROM information_schema.processlist WHERE db = ? AND command IN ('Query', 'Execute') AND id <> CONNECTION_ID()", [db.name]);
         for (const { id } of busy) {
           await db.query(`KILL ${Number(id)}`).then(() => busyKills++, () => undefined);
         }
