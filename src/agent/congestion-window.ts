@@ -14,11 +14,12 @@ import { Fifo } from './fifo';
 
 export type TransactionSignal = 'ok' | 'congested';
 
-export class CongestionWindow {
+/** `T`: what waits for room; `start` is called with it once there is room. */
+export class CongestionWindow<T> {
   private limit: number;
   private threshold: number;
   private inFlight = 0;
-  private readonly waiting = new Fifo<() => void>();
+  private readonly waiting = new Fifo<T>();
   private lastDecrease = -Infinity;
 
   /**
@@ -28,6 +29,7 @@ export class CongestionWindow {
    *   many signals at once, and each must not halve the window again.
    */
   constructor(
+    private readonly start: (item: T) => void,
     private readonly max: number,
     private readonly now: () => number,
     private readonly min = Math.min(8, max),
@@ -51,13 +53,13 @@ export class CongestionWindow {
     return this.waiting.length;
   }
 
-  /** Runs `start` as soon as the window has room (FIFO). */
-  enter(start: () => void): void {
+  /** Starts `item` as soon as the window has room (FIFO). */
+  enter(item: T): void {
     if (this.inFlight < this.size && this.waiting.length === 0) {
       this.inFlight++;
-      start();
+      this.start(item);
     } else {
-      this.waiting.push(start);
+      this.waiting.push(item);
     }
   }
 
@@ -86,7 +88,7 @@ export class CongestionWindow {
   private admit(): void {
     while (this.inFlight < this.size && this.waiting.length > 0) {
       this.inFlight++;
-      this.waiting.shift()?.();
+      this.start(this.waiting.shift() as T);
     }
   }
 }

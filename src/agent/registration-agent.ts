@@ -24,9 +24,13 @@ import type { RateLimiter } from './rate-limiter';
 import type { RefreshPlanner } from './refresh-planner';
 import { RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
 import type { TimerQueue } from './timer-queue';
+import { TextInterner } from './text-interner';
 import { TransactionStats } from './transaction-stats';
 
 const log = logger('db_reg_agent');
+
+/** Realms and reason phrases: a few distinct values shared by many accounts. */
+const commonText = new TextInterner(4096);
 
 /** A window slot is given back after this long even if the transaction goes on. */
 const SLOT_HOLD_MS = 1000;
@@ -43,9 +47,12 @@ interface Registration {
   /** A turn is reserved in the rate limiter / window queue. */
   queued: boolean;
   inFlight: boolean;
-  last?: { code: number; reason: string; at: number };
-  grantedExpires?: number;
-  contacts?: string;
+  /** The last final reply (0, '' before the first one). */
+  lastCode: number;
+  lastReason: string;
+  /** Granted by the last 2xx; 0 when not registered. */
+  grantedExpires: number;
+  contacts: string;
 }
 
 export interface AgentSettings {
@@ -73,7 +80,7 @@ export interface AgentParts {
 
 export class RegistrationAgent implements RegistrationControl {
   private readonly registry = new Map<AccountKey, Registration>();
-  private readonly windows = new Map<string, CongestionWindow>();
+  private readonly windows = new Map<string, CongestionWindow<Registration>>();
   private readonly transactions = new TransactionStats();
   private stopped = false;
 
@@ -137,10 +144,10 @@ export class RegistrationAgent implements RegistrationControl {
       user: reg.data.user,
       realm: reg.data.realm,
       status: reg.status,
-      last_code: reg.last?.code ?? 0,
-      last_reason: reg.last?.reason ?? '',
-      expires: reg.grantedExpires ?? 0,
-      contacts: reg.contacts ?? '',
+      last_code: reg.lastCode,
+      last_reason: reg.lastReason,
+      expires: reg.grantedExpires,
+      contacts: reg.contacts,
       next_action: next,
       next_action_in: reg.wanted ? 0 : dueAt === undefined ? -1 : Math.max(0, Math.round((dueAt - this.parts.clock.now()) / 1000)),
       in_flight: reg.inFlight ? 1 : 0,
@@ -174,7 +181,7 @@ export class RegistrationAgent implements RegistrationControl {
     const data: AccountData = {
       user: row.user,
       password: row.pass,
-      realm: row.realm,
+      realm: commonText.of(row.realm),
       contact: this.settings.dbReadContact ? (row.contact ?? '') : '',
       authUser: row.authUser ?? '',
     };
@@ -231,6 +238,8 @@ export class RegistrationAgent implements RegistrationControl {
       key: accountKey(type, id), type, id, data, status,
       dialog: this.parts.client.newDialog(),
       wanted: null, queued: false, inFlight: false,
+      // Every field from the start: one object shape for all accounts (V8 stores fields added later apart).
+      lastCode: 0, lastReason: '', grantedExpires: 0, contacts: '',
     };
     this.registry.set(reg.key, reg);
     log.debug(`${type} ${id}: ${data.user}@${data.realm} password ${redact(data.password)} status ${status}`);
@@ -244,7 +253,17 @@ export class RegistrationAgent implements RegistrationControl {
 
   private schedule(reg: Registration, dueAt: number, op: Operation): void {
     if (this.stopped) return; // outcomes that arrive while stopping plan nothing
-    this.parts.timers.schedule(reg.key, dueAt, () => this.request(reg, op));
+    this.parts.timers.schedule(reg.key, dueAt, op === 'register' ? this.registerDue : this.deregisterDue);
+  }
+
+  // One function per operation for every timer (a closure per account would cost 15 MB at 100 000).
+  // An account's timer is cancelled when it is forgotten or replaced, so the key finds the one that scheduled it.
+  private readonly registerDue = (key: AccountKey): void => this.due(key, 'register');
+  private readonly deregisterDue = (key: AccountKey): void => this.due(key, 'deregister');
+
+  private due(key: AccountKey, op: Operation): void {
+    const reg = this.registry.get(key);
+    if (reg) this.request(reg, op);
   }
 
   /** Asks for `op` as soon as possible; the latest wish wins. */
@@ -259,7 +278,7 @@ export class RegistrationAgent implements RegistrationControl {
         reg.queued = false;
         return;
       }
-      this.windowOf(reg).enter(() => this.send(reg));
+      this.windowOf(reg).enter(reg);
     });
   }
 
@@ -267,11 +286,11 @@ export class RegistrationAgent implements RegistrationControl {
     return this.settings.rules.outboundProxy || reg.data.realm;
   }
 
-  private windowOf(reg: Registration): CongestionWindow {
+  private windowOf(reg: Registration): CongestionWindow<Registration> {
     const hop = this.nextHopOf(reg);
     let w = this.windows.get(hop);
     if (!w) {
-      w = new CongestionWindow(this.settings.maxPendingTransactions, () => this.parts.clock.now());
+      w = new CongestionWindow<Registration>((r) => this.send(r), this.settings.maxPendingTransactions, () => this.parts.clock.now());
       this.windows.set(hop, w);
     }
     return w;
@@ -331,7 +350,8 @@ export class RegistrationAgent implements RegistrationControl {
       } else if (w.kind === 'update') {
         this.parts.writer.update(key, w.update);
         if (w.update.status !== undefined) reg.status = w.update.status;
-        reg.last = { code: w.update.lastCode, reason: w.update.lastReason, at: this.parts.clock.now() };
+        reg.lastCode = w.update.lastCode;
+        reg.lastReason = commonText.of(w.update.lastReason);
         if (w.update.contacts !== undefined) reg.contacts = w.update.contacts;
       }
     }
@@ -347,7 +367,7 @@ export class RegistrationAgent implements RegistrationControl {
         if (reg.wanted === null) this.schedule(reg, this.parts.planner.afterRegistration(t.next.grantedExpires), 'register');
         break;
       case 'retry':
-        reg.grantedExpires = undefined;
+        reg.grantedExpires = 0;
         if (reg.wanted === null && this.settings.errorRetryInterval > 0) {
           this.schedule(reg, this.parts.clock.now() + this.settings.errorRetryInterval * 1000, 'register');
         }

@@ -10,7 +10,11 @@
 import { logger } from '../log';
 import { delayUntil, type Clock, type TimerHandle } from '../clock';
 
-export type TimerAction = () => void;
+/**
+ * Called with the entry's key, so that one function can serve every entry: a closure
+ * per entry costs ~150 bytes, 15 MB at 100 000 accounts.
+ */
+export type TimerAction<K> = (key: K) => void;
 
 /** Told about every entry that enters or leaves the queue: fired, cancelled or replaced. */
 export interface TimerQueueObserver<K> {
@@ -30,7 +34,7 @@ interface Entry<K> {
   readonly key: K;
   dueAt: number;
   seq: number;
-  action: TimerAction;
+  action: TimerAction<K>;
   /** Position in the heap array. */
   index: number;
 }
@@ -79,7 +83,7 @@ export class TimerQueue<K> {
   }
 
   /** Runs `action` at clock time `dueAt` (at once if past), replacing the key's earlier timer. */
-  schedule(key: K, dueAt: number, action: TimerAction): void {
+  schedule(key: K, dueAt: number, action: TimerAction<K>): void {
     if (!Number.isFinite(dueAt)) throw new RangeError(`timer for ${String(key)}: due time ${dueAt} is not finite`);
     const seq = this.seq++;
     const existing = this.entries.get(key);
@@ -156,7 +160,7 @@ export class TimerQueue<K> {
       if (top === undefined || top.dueAt > now || top.seq >= scheduledBefore) break;
       this.remove(top);
       try {
-        top.action();
+        top.action(top.key);
       } catch (error) {
         this.onError(top.key, error);
       }

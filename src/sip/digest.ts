@@ -187,19 +187,26 @@ export function buildAuthorization(input: DigestAnswerInput): string {
   return `Digest ${parts.join(', ')}`;
 }
 
-/** Per registration: how many requests were sent with each nonce (RFC 7616 §3.4 nonce-count). */
+/**
+ * Per registration: how many requests were sent with each nonce (RFC 7616 §3.4 nonce-count).
+ * One exists per account, and an account rarely holds more than one nonce, so the
+ * entries live in one small array (nonce, count, nonce, count, ..., most recent last)
+ * rather than a Map, whose hash table alone took ~240 bytes per account.
+ */
 export class NonceCounter {
-  private readonly counts = new Map<string, number>();
+  /** Replaced, never grown in place: an array built by push reserves room for 17 entries. */
+  private entries: readonly (string | number)[] = [];
 
   /** @param capacity nonces remembered; the least recently used is forgotten first. */
   constructor(private readonly capacity = 4) {}
 
   /** The nc for the next request sent with `nonce`: 1, 2, 3, ... */
   next(nonce: string): number {
-    const count = (this.counts.get(nonce) ?? 0) + 1;
-    this.counts.delete(nonce);
-    this.counts.set(detached(nonce), count); // kept for the registration's life: not a view into the 401
-    if (this.counts.size > this.capacity) this.counts.delete(this.counts.keys().next().value as string);
+    const at = this.entries.indexOf(nonce);
+    const count = at < 0 ? 1 : (this.entries[at + 1] as number) + 1;
+    const others = at < 0 ? this.entries : this.entries.filter((_, i) => i !== at && i !== at + 1);
+    const kept = others.length >= 2 * this.capacity ? others.slice(2) : others;
+    this.entries = kept.concat(detached(nonce), count); // kept for the registration's life: not a view into the 401
     return count;
   }
 }

@@ -19,14 +19,17 @@ describe('Fifo', () => {
 describe('CongestionWindow', () => {
   let t = 0;
   const now = (): number => t;
+  /** A window whose items are not looked at: the tests of its size. */
+  const sizedWindow = (max: number, min: number, initial: number): CongestionWindow<null> =>
+    new CongestionWindow<null>(() => undefined, max, now, min, initial);
   beforeEach(() => {
     t = 0;
   });
 
   it('never runs more than the window at once and admits waiters in FIFO order', () => {
-    const w = new CongestionWindow(4, now, 2, 4);
     const started: number[] = [];
-    for (let i = 0; i < 10; i++) w.enter(() => started.push(i));
+    const w = new CongestionWindow<number>((i) => started.push(i), 4, now, 2, 4);
+    for (let i = 0; i < 10; i++) w.enter(i);
     assert.deepEqual(started, [0, 1, 2, 3]);
     assert.equal(w.pending, 4);
     assert.equal(w.queued, 6);
@@ -36,43 +39,43 @@ describe('CongestionWindow', () => {
   });
 
   it('grows in slow start on clean replies, up to max_pending_transactions', () => {
-    const w = new CongestionWindow(100, now, 8, 8);
-    for (let i = 0; i < 8; i++) w.enter(() => undefined);
+    const w = sizedWindow(100, 8, 8);
+    for (let i = 0; i < 8; i++) w.enter(null);
     for (let i = 0; i < 8; i++) w.leave('ok');
     assert.equal(w.size, 16);
     for (let i = 0; i < 500; i++) {
-      w.enter(() => undefined);
+      w.enter(null);
       w.leave('ok');
     }
     assert.equal(w.size, 100);
   });
 
   it('halves on congestion, once per hold period, never below the minimum', () => {
-    const w = new CongestionWindow(1000, now, 8, 64);
+    const w = sizedWindow(1000, 8, 64);
     for (let i = 0; i < 5; i++) {
-      w.enter(() => undefined);
+      w.enter(null);
       w.leave('congested');
     }
     assert.equal(w.size, 32, 'a burst of signals counts once');
     t += 1500;
-    w.enter(() => undefined);
+    w.enter(null);
     w.leave('congested');
     assert.equal(w.size, 16);
     for (let i = 0; i < 10; i++) {
       t += 1500;
-      w.enter(() => undefined);
+      w.enter(null);
       w.leave('congested');
     }
     assert.equal(w.size, 8);
   });
 
   it('grows only additively after a congestion (congestion avoidance)', () => {
-    const w = new CongestionWindow(1000, now, 8, 64);
-    w.enter(() => undefined);
+    const w = sizedWindow(1000, 8, 64);
+    w.enter(null);
     w.leave('congested');
     assert.equal(w.size, 32);
     for (let i = 0; i < 40; i++) {
-      w.enter(() => undefined);
+      w.enter(null);
       w.leave('ok');
     }
     assert.equal(w.size, 33, 'about +1 per window of replies, not +1 per reply');
