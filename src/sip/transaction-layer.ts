@@ -14,6 +14,7 @@ import { serializeSipMessage } from './message/serialize';
 import type { SipRequest } from './message/sip-message';
 import { statelessResponse } from './stateless-responder';
 import { formatHostPort, formatVia, newBranch, parseVia } from './message/via';
+import { CompletedTransactions } from './completed-transactions';
 import { DEFAULT_TIMER_VALUES, type TimerValues } from './timers';
 import {
   NonInviteClientTransaction,
@@ -44,6 +45,7 @@ export interface TransactionLayerOptions {
 
 export class TransactionLayer {
   private readonly transactions = new Map<string, NonInviteClientTransaction>();
+  private readonly completed: CompletedTransactions;
   private readonly context: TransactionContext;
   /** Transactions whose outcome is not delivered yet. */
   private unsettled = 0;
@@ -55,22 +57,25 @@ export class TransactionLayer {
     private readonly transports: ReadonlyMap<TransportProtocol, Transport>,
     private readonly options: TransactionLayerOptions,
   ) {
+    const clock = options.clock ?? systemClock;
+    this.completed = new CompletedTransactions(clock);
     this.context = {
-      clock: options.clock ?? systemClock,
+      clock,
       timers: options.timers ?? DEFAULT_TIMER_VALUES,
       settled: () => {
         this.unsettled--;
         if (this.unsettled === 0) this.onDrained?.();
       },
-      terminated: (transaction) => {
+      terminated: (transaction, timerKMs) => {
         this.transactions.delete(transaction.branch);
+        if (timerKMs > 0 && !this.closing) this.completed.add(transaction.branch, timerKMs);
       },
     };
   }
 
   /** Transactions still matched against responses (including those absorbing retransmissions). */
   get activeTransactions(): number {
-    return this.transactions.size;
+    return this.transactions.size + this.completed.size;
   }
 
   /**
@@ -112,6 +117,10 @@ export class TransactionLayer {
     const topVia = message.headers.getAll('via')[0];
     const branch = topVia === undefined ? undefined : parseVia(topVia)?.params.get('branch');
     const transaction = branch ? this.transactions.get(branch) : undefined;
+    if (transaction === undefined && branch && this.completed.has(branch)) {
+      log.debug(`absorbed ${message.status} response from ${from}: transaction ${branch} is completed (Timer K)`);
+      return;
+    }
     if (transaction === undefined || transaction.method !== message.cseq?.method) {
       log.debug(`dropped ${message.status} response from ${from}: no transaction for branch ${branch ?? '(none)'}`);
       return;
@@ -139,7 +148,7 @@ export class TransactionLayer {
   private async shutDown(): Promise<void> {
     this.closing = true;
     if (this.unsettled > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
-    for (const transaction of [...this.transactions.values()]) transaction.abandon();
+    this.completed.clear();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 }

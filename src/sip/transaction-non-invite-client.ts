@@ -7,7 +7,8 @@
  * Timer E retransmits over unreliable transports only. Built for 100 000 concurrent
  * transactions: one object and one timer callback each, at most one armed timer
  * (Timer E is capped by Timer F's deadline instead of running both), and the request
- * bytes are released as soon as no retransmission can be needed.
+ * bytes are released as soon as no retransmission can be needed. The Completed state
+ * (Timer K) is handed to the layer, which keeps only the branch (completed-transactions.ts).
  */
 import { delayUntil, type Clock, type TimerHandle } from '../clock';
 import { logger } from '../log';
@@ -35,15 +36,18 @@ export interface TransactionContext {
   readonly timers: TimerValues;
   /** The outcome was delivered. */
   settled(transaction: NonInviteClientTransaction): void;
-  /** The transaction reached Terminated: it must no longer be matched. */
-  terminated(transaction: NonInviteClientTransaction): void;
+  /**
+   * The transaction is done here. `timerKMs` > 0: it completed over an unreliable
+   * transport, and responses to its branch are absorbed for that long (Timer K).
+   */
+  terminated(transaction: NonInviteClientTransaction, timerKMs: number): void;
 }
 
-type State = 'trying' | 'proceeding' | 'completed' | 'terminated';
+type State = 'trying' | 'proceeding' | 'terminated';
 
 export class NonInviteClientTransaction {
   private state: State = 'trying';
-  private armedTimer: 'E' | 'F' | 'K' | undefined;
+  private armedTimer: 'E' | 'F' | undefined;
   private timer: TimerHandle | undefined;
   /** The interval Timer E is armed with next. */
   private timerEInterval: number;
@@ -78,24 +82,14 @@ export class NonInviteClientTransaction {
 
   /** A response matched to this transaction (§17.1.2.2). */
   receive(response: SipResponse): void {
-    if (this.state !== 'trying' && this.state !== 'proceeding') return; // Completed absorbs retransmitted finals.
+    if (this.state === 'terminated') return;
     if (response.provisional) {
       this.state = 'proceeding';
       this.callProvisionalHook(response);
       return;
     }
-    this.disarm();
-    this.state = 'completed';
-    this.request = undefined;
     this.settle({ kind: 'response', response, retransmissions: this.retransmissions });
-    const k = timerK(this.context.timers, this.transport.reliable);
-    if (k === 0) this.terminate();
-    else this.arm('K', k);
-  }
-
-  /** Ends a transaction that waits only for Timer K (used when the layer closes). */
-  abandon(): void {
-    if (this.state === 'completed') this.terminate();
+    this.terminate(timerK(this.context.timers, this.transport.reliable));
   }
 
   private timerFired(): void {
@@ -111,9 +105,6 @@ export class NonInviteClientTransaction {
         break;
       case 'F':
         this.settle({ kind: 'timeout', retransmissions: this.retransmissions });
-        this.terminate();
-        break;
-      case 'K':
         this.terminate();
         break;
     }
@@ -134,7 +125,7 @@ export class NonInviteClientTransaction {
 
   /** §17.1.4: a transport failure ends the transaction at once. */
   private transportFailed(error: TransportError): void {
-    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    if (this.state === 'terminated') return;
     this.settle({ kind: 'transport-error', error, retransmissions: this.retransmissions });
     this.terminate();
   }
@@ -157,14 +148,14 @@ export class NonInviteClientTransaction {
     this.context.settled(this);
   }
 
-  private terminate(): void {
+  private terminate(timerKMs = 0): void {
     this.disarm();
     this.state = 'terminated';
     this.request = undefined;
-    this.context.terminated(this);
+    this.context.terminated(this, timerKMs);
   }
 
-  private arm(which: 'E' | 'F' | 'K', ms: number): void {
+  private arm(which: 'E' | 'F', ms: number): void {
     this.armedTimer = which;
     this.timer = this.context.clock.setTimeout(this.onTimer, ms);
   }
