@@ -10,6 +10,7 @@ import { loadConfig, type DaemonConfig } from './config/load';
 import { ConfigError } from './config/reader';
 import { VERSION } from './config/sems-config';
 import { Daemon } from './daemon';
+import { applyHeapPolicy } from './heap-policy';
 import { closeSyslog, logger, logToStderr, logToSyslog, setLogLevel } from './log';
 
 const log = logger('main');
@@ -78,6 +79,7 @@ function dropPrivileges(cli: CommandLine): void {
 }
 
 async function main(): Promise<void> {
+  applyHeapPolicy();
   const cli = readCommandLine();
   if (cli.help) {
     process.stdout.write(`${USAGE}\n`);
