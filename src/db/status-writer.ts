@@ -7,8 +7,10 @@
  *   records in flight (concurrency × batchSize), so the backlog is O(accounts)
  *   whatever the reply rate or the length of an outage.
  * - Throughput: records are written in batches of up to `batchSize` accounts, one
- *   transaction each, with up to `concurrency` batches in flight over the pool.
- *   When the queue is short a batch is a single record, written at once. After a
+ *   transaction each. One batch is in flight while the queue is shorter than a
+ *   batch, so records arriving during its round trip go together in the next (a
+ *   single record when the queue is idle is written at once); a longer backlog gets up
+ *   to `concurrency` batches in flight over the pool. After a
  *   transient failure batches shrink (halving, down to one record) and grow back
  *   with each success, so a flaky connection still lets small writes through.
  * - Outages: a batch that fails with a transient error (connection refused or lost,
@@ -171,6 +173,10 @@ export class StatusWriter {
 
   private pump(): void {
     while (!this.closed && !this.retryTimer && this.batchesInFlight < this.concurrency) {
+      // A second batch in parallel only for a backlog: otherwise what arrives during
+      // one batch's round trip goes together in the next, instead of a transaction
+      // (four round trips) per record at a steady reply rate.
+      if (this.batchesInFlight > 0 && this.queued.size < this.batchLimit) return;
       const batch = this.takeBatch();
       if (batch.length === 0) return;
       this.batchesInFlight++;

@@ -1,0 +1,67 @@
+/**
+ * How the status writer forms batches, against a target that answers when told to
+ * (the real table is written by test/integration/db-status-writer.test.ts).
+ */
+import { strict as assert } from 'node:assert';
+import type { KeyedWrite } from '../../src/db/registration-store';
+import { StatusWriter, type RegistrationWriteTarget } from '../../src/db/status-writer';
+
+class HeldTarget implements RegistrationWriteTarget {
+  readonly batches: number[][] = [];
+  private readonly releases: (() => void)[] = [];
+
+  applyAll(writes: readonly KeyedWrite[]): Promise<void> {
+    this.batches.push(writes.map((w) => w.key.id));
+    return new Promise((resolve) => this.releases.push(resolve));
+  }
+
+  /** Lets the oldest batch in flight succeed. */
+  release(): void {
+    this.releases.shift()?.();
+  }
+
+  get inFlight(): number {
+    return this.releases.length;
+  }
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const subscriber = (id: number): { type: 'subscriber'; id: number } => ({ type: 'subscriber', id });
+const ok = { lastCode: 200, lastReason: 'OK' };
+
+describe('StatusWriter batching', () => {
+  it('writes a lone record at once, and what arrives during its round trip together in the next batch', async () => {
+    const target = new HeldTarget();
+    const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10 });
+    writer.update(subscriber(1), ok);
+    await turn();
+    assert.deepEqual(target.batches, [[1]]);
+    for (let id = 2; id <= 6; id++) {
+      writer.update(subscriber(id), ok);
+      await turn();
+    }
+    assert.equal(target.inFlight, 1, 'a short queue waits for the batch in flight');
+    target.release();
+    await turn();
+    await turn();
+    assert.deepEqual(target.batches, [[1], [2, 3, 4, 5, 6]]);
+    target.release();
+    assert.equal(await writer.flush(1000), true);
+  });
+
+  it('writes a backlog of at least a batch in parallel batches, up to the concurrency', async () => {
+    const target = new HeldTarget();
+    const writer = new StatusWriter(target, { concurrency: 3, batchSize: 10 });
+    for (let id = 1; id <= 100; id++) writer.update(subscriber(id), ok);
+    await turn();
+    assert.equal(target.inFlight, 3);
+    assert.deepEqual(target.batches.map((b) => b.length), [10, 10, 10]);
+    while (target.inFlight > 0) {
+      target.release();
+      await turn();
+      await turn();
+    }
+    assert.equal(target.batches.flat().length, 100);
+    assert.equal(await writer.flush(1000), true);
+  });
+});
