@@ -110,6 +110,8 @@ export class SipRegistrationClient implements RegistrationClient {
       if (result.kind === 'transport-error') {
         this.resolver.reportTransportFailure(target);
         log.info(`${params.user}@${params.domain}: ${result.error.message}`);
+        // Sent, then the connection was lost: like no answer (408), not "unable to send" (480).
+        sentAny ||= result.requestSent;
         if (++targetIndex < targets.length) continue;
         return sentAny
           ? { code: 408, reason: 'Timeout', sent: true, retransmissions, challenge }

@@ -25,6 +25,8 @@ import {
 import { openTransports, type TransportOptions } from './transport/open-transports';
 import {
   TransportError,
+  connectionKey,
+  type ConnectionLossSink,
   type Destination,
   type MessageSink,
   type Source,
@@ -86,7 +88,7 @@ export class TransactionLayer {
     const transport = this.transports.get(destination.transport);
     if (this.closing || transport === undefined) {
       const why = this.closing ? 'transaction layer is closing' : `no ${destination.transport} transport`;
-      return Promise.resolve({ kind: 'transport-error', error: new TransportError(why), retransmissions: 0 });
+      return Promise.resolve({ kind: 'transport-error', error: new TransportError(why), retransmissions: 0, requestSent: false });
     }
     const branch = newBranch();
     const { host, port } = this.options.sentBy;
@@ -99,6 +101,14 @@ export class TransactionLayer {
       this.unsettled++;
       transaction.start();
     });
+  }
+
+  /** A stream connection closed: its transactions still waiting for a response fail now, not at Timer F. */
+  connectionLost(destination: Destination, error: TransportError): void {
+    const key = connectionKey(destination);
+    const waiting = [...this.transactions.values()].filter((transaction) => transaction.sentOn(key));
+    if (waiting.length > 0) log.info(`${error.message}: ${waiting.length} transaction(s) without their response`);
+    for (const transaction of waiting) transaction.connectionLost(error);
   }
 
   /** Hands one received message (a datagram or a framed stream message) to its transaction. */
@@ -163,7 +173,10 @@ export interface TransactionLayerSetup extends TransportOptions {
 export async function openTransactionLayer(sipInterface: SipInterface, setup: TransactionLayerSetup = {}): Promise<TransactionLayer> {
   // A datagram arriving before the layer exists can belong to no transaction: dropping it is right.
   let deliver: MessageSink = () => undefined;
-  const { transports, localPort } = await openTransports(sipInterface, setup, (data, source) => deliver(data, source));
+  let lost: ConnectionLossSink = () => undefined;
+  const { transports, localPort } = await openTransports(
+    sipInterface, setup, (data, source) => deliver(data, source), (destination, error) => lost(destination, error),
+  );
   const layer = new TransactionLayer(transports, {
     sentBy: { host: sipInterface.advertisedIp, port: sipInterface.port === 0 ? localPort : sipInterface.port },
     clock: setup.clock,
@@ -171,5 +184,6 @@ export async function openTransactionLayer(sipInterface: SipInterface, setup: Tr
     userAgent: setup.userAgent,
   });
   deliver = (data, source) => layer.receive(data, source);
+  lost = (destination, error) => layer.connectionLost(destination, error);
   return layer;
 }

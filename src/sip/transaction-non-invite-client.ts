@@ -14,7 +14,7 @@ import { delayUntil, type Clock, type TimerHandle } from '../clock';
 import { logger } from '../log';
 import type { SipResponse } from './message/sip-message';
 import { nextTimerE, timerF, timerK, type TimerValues } from './timers';
-import { TransportError, type Destination, type Transport } from './transport/transport';
+import { TransportError, connectionKey, type Destination, type Transport } from './transport/transport';
 
 const log = logger('sip-transaction');
 
@@ -22,8 +22,11 @@ export type TransactionOutcome =
   | { readonly kind: 'response'; readonly response: SipResponse; readonly retransmissions: number }
   /** Timer F fired: no final response (the TU reports 408, §8.1.3.1). */
   | { readonly kind: 'timeout'; readonly retransmissions: number }
-  /** The transport could not send the request or a retransmission (§17.1.4). */
-  | { readonly kind: 'transport-error'; readonly error: TransportError; readonly retransmissions: number };
+  /**
+   * The transport could not send the request or a retransmission, or the connection
+   * it was sent on was lost (§17.1.4). `requestSent`: the registrar may have it.
+   */
+  | { readonly kind: 'transport-error'; readonly error: TransportError; readonly retransmissions: number; readonly requestSent: boolean };
 
 export interface TransactionHooks {
   /** Each provisional (1xx) response received before the final one. */
@@ -54,6 +57,8 @@ export class NonInviteClientTransaction {
   /** When Timer F fires (clock milliseconds). */
   private readonly timerFDeadline: number;
   private retransmissions = 0;
+  /** A send of the request succeeded. */
+  private requestSent = false;
   /** Released on completion: only needed for retransmissions. */
   private request: Buffer | undefined;
   private readonly onTimer = (): void => this.timerFired();
@@ -92,6 +97,18 @@ export class NonInviteClientTransaction {
     this.terminate(timerK(this.context.timers, this.transport.reliable));
   }
 
+  /** True when the request went out on the stream connection `key` (transport.connectionKey). */
+  sentOn(key: string): boolean {
+    return this.transport.reliable && connectionKey(this.destination) === key;
+  }
+
+  /** §17.1.4: the connection the request was written on is gone; no response can come (§18.1.1). */
+  connectionLost(error: TransportError): void {
+    if (this.state === 'terminated') return;
+    this.requestSent = true;
+    this.transportFailed(error);
+  }
+
   private timerFired(): void {
     const fired = this.armedTimer;
     this.armedTimer = undefined;
@@ -120,13 +137,16 @@ export class NonInviteClientTransaction {
   private sendRequest(): void {
     const request = this.request;
     if (request === undefined) return;
-    this.transport.send(this.destination, request).catch((err: unknown) => this.transportFailed(TransportError.from(err, 'send')));
+    this.transport.send(this.destination, request).then(
+      () => (this.requestSent = true),
+      (err: unknown) => this.transportFailed(TransportError.from(err, 'send')),
+    );
   }
 
   /** §17.1.4: a transport failure ends the transaction at once. */
   private transportFailed(error: TransportError): void {
     if (this.state === 'terminated') return;
-    this.settle({ kind: 'transport-error', error, retransmissions: this.retransmissions });
+    this.settle({ kind: 'transport-error', error, retransmissions: this.retransmissions, requestSent: this.requestSent });
     this.terminate();
   }
 

@@ -86,6 +86,19 @@ describe('SIP client against misbehaving registrars (sipp)', function () {
     assert.deepEqual(silent.transactions().map((t) => t.cseq), [50], 'one transaction, no new CSeq');
   });
 
+  it('TCP: the registrar dies after reading the REGISTER: 408 as soon as the connection closes, not at Timer F', async function () {
+    const dying = await peer('no-answer', { transport: 'tcp' });
+    const dialog = tc.client.newDialog();
+    const pending = tc.client.register(dialog, tc.params('orphan', dying.hostPort, { contact: tc.contact('orphan', ';transport=tcp') }));
+    await registersOf(dying, dialog.callId);
+    const killedAt = Date.now();
+    await dying.stop();
+    const outcome = await pending;
+    const afterKill = Date.now() - killedAt;
+    assert.deepEqual(outcome, { code: 408, reason: 'Timeout', sent: true, retransmissions: 0, challenge: undefined });
+    assert.ok(afterKill < 5000, `outcome ${afterKill} ms after the registrar was stopped (Timer F: ${TIMER_F_MS} ms)`);
+  });
+
   it('503: the outcome is 503; the next account at that registrar is still sent, and another registrar is unaffected', async function () {
     const unavailable = await peer('reply-503');
     const healthy = await peer('reply-200-expires-60');
@@ -270,14 +283,18 @@ describe('SIP client against a TCP registrar sending a 100 kB header', function 
     await registrar?.close();
   });
 
-  it('drops the connection at once (no crash); that transaction ends at Timer F (408); the next request works on a new connection', async function () {
+  it('drops the connection at once (no crash); that transaction ends with it (408), not at Timer F; the next request works on a new connection', async function () {
     registrar = await OversizedReplyPeer.start();
     tc = await openTestClient({ timers: FAST_TIMERS });
     const params = tc.params('oversized', registrar.hostPort, { contact: tc.contact('oversized', ';transport=tcp') });
     const dialog = tc.client.newDialog();
 
+    const started = Date.now();
     const first = await tc.client.register(dialog, params);
     assert.deepEqual([first.code, first.reason, first.sent], [408, 'Timeout', true]);
+    assert.ok(Date.now() - started < 64 * FAST_TIMERS.t1, `ended after ${Date.now() - started} ms, Timer F is ${64 * FAST_TIMERS.t1} ms`);
+    const peer = registrar;
+    await waitUntil(() => peer.firstClosedAt !== undefined, 1000, 10); // the peer sees the close a moment later
     const { firstClosedAt, oversizedSentAt } = registrar;
     assert.ok(firstClosedAt !== undefined && oversizedSentAt !== undefined, 'the client closed the connection');
     assert.ok(firstClosedAt - oversizedSentAt < 1000, `closed ${firstClosedAt - oversizedSentAt} ms after the 100 kB reply`);

@@ -230,6 +230,31 @@ describe('SIP transactions: the non-INVITE client transaction (RFC 3261 §17.1.2
     assert.equal(transport('UDP').sent.length, 3);
   });
 
+  it('fails the transactions sent on a stream connection at once when it is lost, and only those (§17.1.4)', async () => {
+    const { clock, layer } = setup();
+    const onLostConnection = track(layer.send(register(50), TCP));
+    const otherPort = track(layer.send(register(51), { ...TCP, port: 5070 }));
+    const overUdp = track(layer.send(register(52), UDP));
+    await flush();
+    clock.advance(1000);
+    layer.connectionLost(TCP, new TransportError('TCP connection to 192.0.2.50:5060: read ECONNRESET', 'ECONNRESET'));
+    await flush();
+    const lost = onLostConnection.value;
+    assert.equal(lost?.kind, 'transport-error');
+    assert.equal(lost?.kind === 'transport-error' && lost.requestSent, true, 'the registrar may have the request');
+    assert.equal(lost?.kind === 'transport-error' && lost.error.code, 'ECONNRESET');
+    assert.equal(otherPort.value, undefined, 'another connection is not affected');
+    assert.equal(overUdp.value, undefined, 'UDP is not affected');
+    assert.equal(layer.activeTransactions, 2);
+  });
+
+  it('says whether the request went out when a send fails', async () => {
+    const { layer, transport } = setup();
+    transport('TCP').failFrom = 0;
+    const outcome = await layer.send(register(), TCP);
+    assert.equal(outcome.kind === 'transport-error' && outcome.requestSent, false);
+  });
+
   it('reports a transport error for a transport it does not have', async () => {
     const { layer } = setup(['UDP']);
     const outcome = await layer.send(register(), TLS);

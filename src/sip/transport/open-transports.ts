@@ -7,7 +7,7 @@ import type { TlsClientConfig } from '../../config/agent-config';
 import { StreamTransport } from './stream-transport';
 import { tcpConnector, tlsConnector } from './stream-connectors';
 import type { ConnectionTimeouts } from './stream-connection';
-import type { MessageSink, Transport, TransportProtocol } from './transport';
+import type { ConnectionLossSink, MessageSink, Transport, TransportProtocol } from './transport';
 import { UdpTransport, type BindAddress } from './udp-transport';
 
 export interface TransportOptions {
@@ -23,14 +23,16 @@ export interface OpenTransports {
 }
 
 /** Rejects when the UDP address cannot be bound or a TLS file cannot be read. */
-export async function openTransports(bind: BindAddress, options: TransportOptions, sink: MessageSink): Promise<OpenTransports> {
+export async function openTransports(
+  bind: BindAddress, options: TransportOptions, sink: MessageSink, onLoss?: ConnectionLossSink,
+): Promise<OpenTransports> {
   const localAddress = bind.ip === '0.0.0.0' || bind.ip === '::' ? undefined : bind.ip;
   const tls = tlsConnector(options.tls ?? { verifyCert: true }, localAddress);
   const udp = await UdpTransport.open(bind, sink);
   const transports = new Map<TransportProtocol, Transport>([
     ['UDP', udp],
-    ['TCP', new StreamTransport(tcpConnector(localAddress), sink, options.connectionTimeouts)],
-    ['TLS', new StreamTransport(tls, sink, options.connectionTimeouts)],
+    ['TCP', new StreamTransport(tcpConnector(localAddress), sink, options.connectionTimeouts, onLoss)],
+    ['TLS', new StreamTransport(tls, sink, options.connectionTimeouts, onLoss)],
   ]);
   return { transports, localPort: udp.localPort };
 }

@@ -39,7 +39,8 @@ export class StreamConnection {
     destination: Destination,
     private readonly sink: MessageSink,
     private readonly timeouts: ConnectionTimeouts,
-    onClose: () => void,
+    /** `established`: it came up, so requests were written on it (not only queued). */
+    onClose: (error: TransportError, established: boolean) => void,
   ) {
     this.source = { transport: connector.protocol, host: destination.host, port: destination.port };
     this.name = `${connector.protocol} connection to ${formatHostPort(destination.host, destination.port)}`;
@@ -57,9 +58,10 @@ export class StreamConnection {
       this.closed = true;
       log.debug(`${this.name} closed${this.lastError ? `: ${this.lastError.message}` : ''}`);
       const error = TransportError.from(this.lastError ?? new Error('closed'), this.name);
+      const established = this.queued === undefined;
       for (const q of this.queued ?? []) q.reject(error);
       this.queued = undefined;
-      onClose();
+      onClose(error, established);
     });
   }
 

@@ -1,12 +1,13 @@
 /**
  * SIP over TCP or TLS as a client (RFC 3261 §18.1.1): one connection per destination,
  * reused by every request to it (and for the responses, §18.2.2). A connection that
- * closed is forgotten, so the next request to that destination connects anew.
+ * closed is forgotten, so the next request to that destination connects anew; if it
+ * had come up, its loss is reported, since what was sent on it gets no response.
  */
 import { isIP } from 'node:net';
 import { StreamConnection, type ConnectionTimeouts } from './stream-connection';
 import type { StreamConnector } from './stream-connectors';
-import { TransportError, type Destination, type MessageSink, type Transport } from './transport';
+import { TransportError, connectionKey, type ConnectionLossSink, type Destination, type MessageSink, type Transport } from './transport';
 
 /** 10 s to connect; 120 s idle (Kamailio's tcp_connection_lifetime), well above Timer F (32 s). */
 export const DEFAULT_CONNECTION_TIMEOUTS: ConnectionTimeouts = { connectMs: 10_000, idleMs: 120_000 };
@@ -20,6 +21,7 @@ export class StreamTransport implements Transport {
     private readonly connector: StreamConnector,
     private readonly sink: MessageSink,
     private readonly timeouts: ConnectionTimeouts = DEFAULT_CONNECTION_TIMEOUTS,
+    private readonly onLoss: ConnectionLossSink = () => undefined,
   ) {}
 
   get protocol(): 'TCP' | 'TLS' {
@@ -46,11 +48,13 @@ export class StreamTransport implements Transport {
 
   private connectionTo(destination: Destination): StreamConnection {
     // TLS connections are per server identity too: the same address may serve several domains.
-    const key = `${destination.host} ${destination.port} ${destination.tlsServerName ?? ''}`;
+    const key = connectionKey(destination);
     const existing = this.connections.get(key);
     if (existing) return existing;
-    const connection: StreamConnection = new StreamConnection(this.connector, destination, this.sink, this.timeouts, () => {
+    const connection: StreamConnection = new StreamConnection(this.connector, destination, this.sink, this.timeouts, (error, established) => {
       if (this.connections.get(key) === connection) this.connections.delete(key);
+      // Reported after the connection is forgotten: a request sent from here on opens a new one.
+      if (established && !this.closed) this.onLoss(destination, error);
     });
     this.connections.set(key, connection);
     return connection;

@@ -27,6 +27,18 @@ export interface Source {
 /** Receives every message a transport reads: a datagram, or one framed message of a stream. */
 export type MessageSink = (data: Buffer, source: Source) => void;
 
+/**
+ * Told when an established stream connection closes (reset, closed by the peer,
+ * unframeable): every request written on it that still waits for its response will
+ * never get one (RFC 3261 §18.1.1: responses come back on the same connection).
+ */
+export type ConnectionLossSink = (destination: Destination, error: TransportError) => void;
+
+/** One key per connection: TLS connections are per server identity too. */
+export function connectionKey(destination: Destination): string {
+  return `${destination.transport} ${destination.host} ${destination.port} ${destination.tlsServerName ?? ''}`;
+}
+
 /** Nothing could be sent (§18.4 / §17.1.4 "transport failure"). */
 export class TransportError extends Error {
   constructor(message: string, readonly code?: string) {
