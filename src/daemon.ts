@@ -12,7 +12,7 @@ import { RefreshLoad } from './agent/refresh-load';
 import { RefreshPlanner } from './agent/refresh-planner';
 import { RegistrationAgent } from './agent/registration-agent';
 import { TimerQueue } from './agent/timer-queue';
-import type { AccountKey } from './agent/account';
+import { describeAccountKey, type AccountKey } from './agent/account';
 import type { AccountQuery } from './db/account-row';
 import { openAccountStream } from './db/account-source';
 import { createDbPool, type DbPool } from './db/pool';
@@ -68,7 +68,7 @@ export class Daemon {
     const store = new RegistrationStore(this.pool, ac.registrationsTable);
     this.writer = new StatusWriter(store);
     const load = new RefreshLoad();
-    const timers = new TimerQueue<AccountKey>(systemClock, { observer: load });
+    const timers = new TimerQueue<AccountKey>(systemClock, { observer: load, describeKey: describeAccountKey });
     this.agent = new RegistrationAgent(
       {
         rules: {

@@ -3,16 +3,27 @@
  * what the SIP layer registers (SPEC §4, README "Configuring contact" and
  * "Auth username").
  */
-import { accountKeyString, type AccountType } from '../db/account-key';
+import type { AccountType } from '../db/account-key';
 import type { RegistrationParams } from '../sip/registration-client';
 
 export type { AccountType };
 
-/** Subscribers and peerings have separate id spaces. */
-export type AccountKey = `${AccountType}:${number}`;
+/**
+ * The engine's key of an account. Subscribers and peerings have separate id spaces,
+ * so the type is folded into the number (2·id for a subscriber, 2·id + 1 for a
+ * peering): a number keys the registry and the timers without a string per account
+ * (as "subscriber:123" they took 6.5 MB at 100 000 accounts).
+ */
+export type AccountKey = number & { readonly accountKey: unique symbol };
 
 export function accountKey(type: AccountType, id: number): AccountKey {
-  return accountKeyString({ type, id }) as AccountKey;
+  return (id * 2 + (type === 'peering' ? 1 : 0)) as AccountKey;
+}
+
+/** "subscriber 123" / "peering 7", for logs. */
+export function describeAccountKey(key: AccountKey): string {
+  const peering = Math.abs(key % 2) === 1;
+  return `${peering ? 'peering' : 'subscriber'} ${(key - (peering ? 1 : 0)) / 2}`;
 }
 
 export interface AccountData {

@@ -26,6 +26,8 @@ export interface TimerQueueOptions<K> {
   observer?: TimerQueueObserver<K>;
   /** An action threw; the default logs it. The queue carries on either way. */
   onError?: (key: K, error: unknown) => void;
+  /** How a key reads in log lines (default String). */
+  describeKey?: (key: K) => string;
   /** Actions fired per event-loop turn before yielding to I/O (default 1000). */
   batchSize?: number;
 }
@@ -41,9 +43,9 @@ interface Entry<K> {
 
 const log = logger('timers');
 
-function logActionError(key: unknown, error: unknown): void {
+function logActionError(key: string, error: unknown): void {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  log.error(`timer action for ${String(key)} failed: ${detail}`);
+  log.error(`timer action for ${key} failed: ${detail}`);
 }
 
 export class TimerQueue<K> {
@@ -51,6 +53,7 @@ export class TimerQueue<K> {
   private readonly entries = new Map<K, Entry<K>>();
   private readonly observer?: TimerQueueObserver<K>;
   private readonly onError: (key: K, error: unknown) => void;
+  private readonly describeKey: (key: K) => string;
   private readonly batchSize: number;
   private seq = 0;
   private handle: TimerHandle | undefined;
@@ -61,7 +64,8 @@ export class TimerQueue<K> {
 
   constructor(private readonly clock: Clock, options: TimerQueueOptions<K> = {}) {
     this.observer = options.observer;
-    this.onError = options.onError ?? logActionError;
+    this.describeKey = options.describeKey ?? String;
+    this.onError = options.onError ?? ((key, error) => logActionError(this.describeKey(key), error));
     this.batchSize = options.batchSize ?? 1000;
   }
 
@@ -84,7 +88,7 @@ export class TimerQueue<K> {
 
   /** Runs `action` at clock time `dueAt` (at once if past), replacing the key's earlier timer. */
   schedule(key: K, dueAt: number, action: TimerAction<K>): void {
-    if (!Number.isFinite(dueAt)) throw new RangeError(`timer for ${String(key)}: due time ${dueAt} is not finite`);
+    if (!Number.isFinite(dueAt)) throw new RangeError(`timer for ${this.describeKey(key)}: due time ${dueAt} is not finite`);
     const seq = this.seq++;
     const existing = this.entries.get(key);
     if (existing) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  accountKey, contactOf, identityChanged, needsReregister, registrationParams, type AccountData, type IdentityRules,
+  accountKey, contactOf, describeAccountKey, identityChanged, needsReregister, registrationParams, type AccountData, type IdentityRules,
 } from '../../src/agent/account';
 
 const RULES: IdentityRules = {
@@ -9,8 +9,13 @@ const RULES: IdentityRules = {
 const ALICE: AccountData = { user: 'alice', password: 'pw', realm: 'example.org', contact: '', authUser: '' };
 
 describe('account rules', () => {
-  it('keys subscribers and peerings apart', () => {
-    assert.notEqual(accountKey('subscriber', 7), accountKey('peering', 7));
+  it('keys subscribers and peerings apart, one number per (type, id), and reads back for logs', () => {
+    const keys = new Set<number>();
+    for (const id of [0, 1, 2, 7, 8, 2 ** 31, -3]) for (const type of ['subscriber', 'peering'] as const) keys.add(accountKey(type, id));
+    assert.equal(keys.size, 14);
+    assert.equal(describeAccountKey(accountKey('subscriber', 7)), 'subscriber 7');
+    assert.equal(describeAccountKey(accountKey('peering', 2 ** 31)), 'peering 2147483648');
+    assert.equal(describeAccountKey(accountKey('peering', -3)), 'peering -3');
   });
 
   it('default contact is sip:user@<local address> (README, not the sipwise user-less contact)', () => {

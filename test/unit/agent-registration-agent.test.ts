@@ -3,7 +3,7 @@
  * database are exercised end to end in test/integration/agent-*.test.ts.
  */
 import assert from 'node:assert/strict';
-import type { AccountData } from '../../src/agent/account';
+import type { AccountData, AccountKey } from '../../src/agent/account';
 import { FakeClock } from '../../src/clock';
 import { createRateLimiter } from '../../src/agent/rate-limiter';
 import { RefreshLoad } from '../../src/agent/refresh-load';
@@ -94,7 +94,6 @@ function setup(opts: { settings?: Partial<AgentSettings>; rateLimit?: RateLimitC
   const agent = new RegistrationAgent({ ...SETTINGS, ...opts.settings }, { client, writer: sink, clock, timers, planner, rateLimiter });
   return { clock, client, sink, agent, timers };
 }
-type AccountKey = `${'subscriber' | 'peering'}:${number}`;
 
 function row(id: number, status: number | null, extra: Partial<AccountRow> = {}): AccountRow {
   return {
