@@ -29,9 +29,6 @@ import { TransactionStats } from './transaction-stats';
 
 const log = logger('db_reg_agent');
 
-/** Realms and reason phrases: a few distinct values shared by many accounts. */
-const commonText = new TextInterner(4096);
-
 /** A window slot is given back after this long even if the transaction goes on. */
 const SLOT_HOLD_MS = 1000;
 
@@ -82,6 +79,8 @@ export class RegistrationAgent implements RegistrationControl {
   private readonly registry = new Map<AccountKey, Registration>();
   private readonly windows = new Map<string, CongestionWindow<Registration>>();
   private readonly transactions = new TransactionStats();
+  /** Realms and reason phrases: a few distinct values shared by many accounts. */
+  private readonly commonText = new TextInterner(4096);
   private stopped = false;
 
   constructor(
@@ -181,7 +180,7 @@ export class RegistrationAgent implements RegistrationControl {
     const data: AccountData = {
       user: row.user,
       password: row.pass,
-      realm: commonText.of(row.realm),
+      realm: this.commonText.of(row.realm),
       contact: this.settings.dbReadContact ? (row.contact ?? '') : '',
       authUser: row.authUser ?? '',
     };
@@ -351,7 +350,7 @@ export class RegistrationAgent implements RegistrationControl {
         this.parts.writer.update(key, w.update);
         if (w.update.status !== undefined) reg.status = w.update.status;
         reg.lastCode = w.update.lastCode;
-        reg.lastReason = commonText.of(w.update.lastReason);
+        reg.lastReason = this.commonText.of(w.update.lastReason);
         if (w.update.contacts !== undefined) reg.contacts = w.update.contacts;
       }
     }

@@ -90,11 +90,10 @@ export class UdpTransport implements Transport {
     const batch = this.queue;
     this.queue = [];
     for (const d of batch) {
-      const failed = (err: unknown): void => d.reject(TransportError.from(err, where(d.host, d.port)));
       try {
-        this.socket.send(d.data, d.port, d.host, (err) => (err ? failed(err) : d.resolve()));
+        this.socket.send(d.data, d.port, d.host, (err) => (err ? failed(d, err) : d.resolve()));
       } catch (err) {
-        failed(err);
+        failed(d, err);
       }
     }
   };
@@ -114,6 +113,10 @@ function setReceiveBuffer(socket: Socket, bytes: number): void {
 
 function where(host: string, port: number): string {
   return `UDP to ${unmapIPv4(host)}:${port}`;
+}
+
+function failed(d: QueuedDatagram, err: unknown): void {
+  d.reject(TransportError.from(err, where(d.host, d.port)));
 }
 
 function unmapIPv4(address: string): string {
