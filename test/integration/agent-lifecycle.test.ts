@@ -12,7 +12,7 @@ import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { startKamailio, type KamailioHandle } from '../support/kamailio';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import {
-  bindingStamp, defaultContact, di, ourBindings, printDaemonLogOnFailure, RegStatus, sleep,
+  bindingStamp, defaultContact, di, endDaemon, ourBindings, RegStatus, sleep,
   waitFor, waitForBinding, waitForRow, waitForStatus,
 } from '../support/registrations';
 
@@ -40,9 +40,7 @@ describe('registration engine: DI life cycle at a real registrar (MariaDB + Kama
     db = await createTestDatabase({ schema: 'readme' });
   });
   afterEach(async function () {
-    printDaemonLogOnFailure(this.currentTest, daemon);
-    await daemon?.stop();
-    daemon?.cleanup();
+    await endDaemon(this.currentTest, daemon);
     daemon = undefined;
     await db?.drop();
   });

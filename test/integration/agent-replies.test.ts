@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import {
-  defaultContact, di, printDaemonLogOnFailure, registers, RegStatus, sleep, summarize,
+  defaultContact, di, endDaemon, registers, RegStatus, sleep, summarize,
   waitForRegisters, waitForRow, waitForStatus,
 } from '../support/registrations';
 import { uriOf } from '../support/sip-message';
@@ -30,9 +30,7 @@ describe('registration engine: misbehaving registrars (MariaDB + sipp)', functio
     db = await createTestDatabase({ schema: 'readme' });
   });
   afterEach(async function () {
-    printDaemonLogOnFailure(this.currentTest, daemon);
-    await daemon?.stop();
-    daemon?.cleanup();
+    await endDaemon(this.currentTest, daemon);
     daemon = undefined;
     await peer?.stop();
     peer = undefined;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import {
-  di, printDaemonLogOnFailure, registers, registrationRow, RegStatus, summarize, waitForRegisters, waitForStatus,
+  di, endDaemon, registers, registrationRow, RegStatus, summarize, waitForRegisters, waitForStatus,
 } from '../support/registrations';
 import { startSipp, type SippHandle } from '../support/sipp';
 
@@ -23,9 +23,7 @@ describe('registration engine: registrar silent (MariaDB + sipp no-answer)', fun
   let peer: SippHandle | undefined;
 
   afterEach(async function () {
-    printDaemonLogOnFailure(this.currentTest, daemon);
-    await daemon?.stop();
-    daemon?.cleanup();
+    await endDaemon(this.currentTest, daemon);
     await peer?.stop();
     await db?.drop();
   });

@@ -150,3 +150,10 @@ export function printDaemonLogOnFailure(test: Mocha.Test | undefined, daemon: Ru
   if (test?.state !== 'failed' || !daemon) return;
   process.stderr.write(`\n----- daemon log (${test.title}) -----\n${daemon.log().slice(-8000)}\n-----\n`);
 }
+
+/** afterEach of a test with one daemon: its log if the test failed, then stop it and remove its folder. */
+export async function endDaemon(test: Mocha.Test | undefined, daemon: RunningDaemon | undefined): Promise<void> {
+  printDaemonLogOnFailure(test, daemon);
+  await daemon?.stop();
+  daemon?.cleanup();
+}
