@@ -21,7 +21,8 @@ import { StatusWriter } from './db/status-writer';
 import { describeDbError } from './db/db-errors';
 import { DiRegistry } from './di';
 import { logger } from './log';
-import { MetricsServer, startRpcServers, type RpcServers } from './rpc';
+import { ControlPlane } from './control-plane';
+import { MetricsServer } from './rpc/metrics-server';
 import type { RegistrationClient } from './sip/registration-client';
 import { createSipRegistrationClient } from './sip/sip-registration-client';
 
@@ -40,7 +41,7 @@ export class Daemon {
   private writer?: StatusWriter;
   private client?: RegistrationClient;
   private agent?: RegistrationAgent;
-  private rpc?: RpcServers;
+  private controlPlane?: ControlPlane;
   private metrics?: MetricsServer;
   readonly registry = new DiRegistry();
 
@@ -104,7 +105,8 @@ export class Daemon {
     this.registry.register('db_reg_agent', new DbRegAgentDi(this.agent));
 
     await this.loadAccounts(this.pool, this.agent);
-    this.rpc = await startRpcServers({ xmlrpc: this.config.xmlrpc, jsonrpc: this.config.jsonrpc }, this.registry);
+    this.controlPlane = new ControlPlane({ xmlrpc: this.config.xmlrpc, jsonrpc: this.config.jsonrpc }, this.agent);
+    await this.controlPlane.start();
     if (ac.metricsPort > 0) {
       this.metrics = new MetricsServer({ port: ac.metricsPort, listen: ac.metricsListen }, this.registry, () => this.writer?.stats());
       await this.metrics.start();
@@ -115,7 +117,7 @@ export class Daemon {
   /** Reverse order; bindings stay registered (SPEC §1: that makes restarts seamless). */
   async stop(): Promise<void> {
     await this.metrics?.stop();
-    await this.rpc?.stop();
+    await this.controlPlane?.stop();
     this.agent?.stop();
     if (this.client) await settleWithin(this.client.close(), SIP_DRAIN_MS);
     if (this.writer) {

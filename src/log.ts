@@ -31,16 +31,41 @@ const stderrSink: Sink = (level, line) => {
   process.stderr.write(`${new Date().toISOString()} [${process.pid}] ${LEVEL_NAMES[level]}: ${line}\n`);
 };
 
-let currentLevel: LogLevel = LogLevel.Info;
+/**
+ * The level lives in shared memory so that a worker thread (the control plane's)
+ * can adopt it: SEMS's set_loglevel then changes the level of the whole process.
+ */
+let levelCell = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+levelCell[0] = LogLevel.Info;
 let sink: Sink = stderrSink;
 let syslogProcess: ChildProcess | undefined;
 
 export function setLogLevel(level: number): void {
-  currentLevel = Math.max(LogLevel.Error, Math.min(LogLevel.Debug, Math.trunc(level))) as LogLevel;
+  Atomics.store(levelCell, 0, Math.max(LogLevel.Error, Math.min(LogLevel.Debug, Math.trunc(level))));
 }
 
 export function getLogLevel(): LogLevel {
-  return currentLevel;
+  return Atomics.load(levelCell, 0) as LogLevel;
+}
+
+/** The shared level, to hand to a worker thread (`shareLogLevel` there). */
+export function logLevelMemory(): SharedArrayBuffer {
+  return levelCell.buffer as SharedArrayBuffer;
+}
+
+/** In a worker thread: use the process's level instead of a copy of its own. */
+export function shareLogLevel(memory: SharedArrayBuffer): void {
+  levelCell = new Int32Array(memory);
+}
+
+/** In a worker thread: pass every line on (to the thread that owns stderr or syslog). */
+export function logThrough(forward: (level: LogLevel, line: string) => void): void {
+  sink = forward;
+}
+
+/** Writes a line that passed another thread's level check (see `logThrough`). */
+export function writeLogLine(level: LogLevel, line: string): void {
+  sink(level, line);
 }
 
 export function logToStderr(): void {
@@ -99,13 +124,13 @@ export interface Logger {
 /** A logger whose lines carry the component name, like SEMS's `[module]` prefix. */
 export function logger(component: string): Logger {
   const emit = (level: LogLevel, msg: string): void => {
-    if (level <= currentLevel) sink(level, `[${component}] ${msg}`);
+    if (level <= getLogLevel()) sink(level, `[${component}] ${msg}`);
   };
   return {
     error: (m) => emit(LogLevel.Error, m),
     warn: (m) => emit(LogLevel.Warn, m),
     info: (m) => emit(LogLevel.Info, m),
     debug: (m) => emit(LogLevel.Debug, m),
-    enabled: (level) => level <= currentLevel,
+    enabled: (level) => level <= getLogLevel(),
   };
 }

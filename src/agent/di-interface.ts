@@ -8,18 +8,30 @@
 import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiInterface, type DiValue } from '../di';
 import type { AccountData, AccountType } from './account';
 
-/** What the DI functions need from the engine; every call only queues work. */
+/**
+ * What the DI functions need from the engine. The first four only queue work and
+ * return nothing, so they can be sent to the engine's thread without waiting for it;
+ * the two questions may be answered from there later (a Promise).
+ */
 export interface RegistrationControl {
   create(type: AccountType, id: number, data: AccountData): void;
   update(type: AccountType, id: number, data: AccountData): void;
   refresh(type: AccountType, id: number): void;
   remove(type: AccountType, id: number): void;
   /** Extension (status): undefined for an unknown account. */
-  describe(type: AccountType, id: number): Record<string, DiValue> | undefined;
-  statistics(): Record<string, DiValue>;
+  describe(type: AccountType, id: number): Answer<Record<string, DiValue> | undefined>;
+  statistics(): Answer<Record<string, DiValue>>;
 }
 
+type Answer<T> = T | Promise<T>;
+
+/** The methods of RegistrationControl that only queue work. */
+export const QUEUEING_CONTROL_METHODS = ['create', 'update', 'refresh', 'remove'] as const;
+/** The methods of RegistrationControl that answer a question. */
+export const ANSWERING_CONTROL_METHODS = ['describe', 'statistics'] as const;
+
 const OK: DiValue = [200, 'OK'];
+const orNotFound = (described: DiValue | undefined): DiValue => described ?? [404, 'Not Found'];
 
 export const DB_REG_AGENT_FUNCTIONS = [
   'createRegistration',
@@ -88,7 +100,7 @@ export class DbRegAgentDi implements DiInterface {
     return [...DB_REG_AGENT_FUNCTIONS];
   }
 
-  invoke(fn: string, args: DiValue[]): DiValue {
+  invoke(fn: string, args: DiValue[]): Answer<DiValue> {
     switch (fn) {
       case 'createRegistration': {
         const { type, id, data } = parseRegistrationArgs(args);
@@ -112,7 +124,8 @@ export class DbRegAgentDi implements DiInterface {
       }
       case 'getRegistration': {
         const { type, id } = parseIdArgs(args);
-        return this.control.describe(type, id) ?? [404, 'Not Found'];
+        const described = this.control.describe(type, id);
+        return described instanceof Promise ? described.then(orNotFound) : orNotFound(described);
       }
       case 'getStatistics':
         argCount(args, 0, 0);

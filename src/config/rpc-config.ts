@@ -34,6 +34,9 @@ export interface JsonRpcConfig {
   serverTimeoutMs: number;
 }
 
+/** How long the servers' stop lets requests in progress finish before cutting connections. */
+export const DEFAULT_STOP_GRACE_MS = 5000;
+
 const DEFAULT_MAX_BODY = 1024 * 1024;
 /** What server_timeout=0 means here: a server without any deadline could be held forever. */
 export const UNSET_SERVER_TIMEOUT_MS = 60_000;

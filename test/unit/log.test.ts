@@ -3,7 +3,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { closeSyslog, getLogLevel, logger, logToStderr, logToSyslog, redact, setLogLevel } from '../../src/log';
+import { Worker } from 'node:worker_threads';
+import {
+  closeSyslog, getLogLevel, logLevelMemory, logger, logToStderr, logToSyslog, redact, setLogLevel, writeLogLine, LogLevel,
+} from '../../src/log';
 
 /** A syslog socket served by Python (Node has no Unix datagram sockets): prints what it receives. */
 function syslogReceiver(socketPath: string): { lines: () => string[]; stop: () => void; ready: Promise<void> } {
@@ -33,6 +36,38 @@ describe('logging', () => {
   afterEach(() => {
     setLogLevel(saved);
     logToStderr();
+  });
+
+  it('shares one level with a worker thread and takes lines the worker let through', async () => {
+    setLogLevel(LogLevel.Warn);
+    // The worker adopts the level, reports what it sees, sets debug, then logs through us.
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       const log = require(workerData.module);
+       log.shareLogLevel(workerData.memory);
+       log.logThrough((level, line) => parentPort.postMessage({ level, line }));
+       parentPort.postMessage({ seen: log.getLogLevel() });
+       log.setLogLevel(3);
+       log.logger('worker').debug('from the worker');`,
+      { eval: true, workerData: { module: require.resolve('../../src/log'), memory: logLevelMemory() } },
+    );
+    const messages: Array<{ seen?: number; level?: LogLevel; line?: string }> = [];
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: (typeof messages)[number]) => messages.push(m));
+      worker.on('error', reject);
+      worker.on('exit', () => resolve());
+    });
+    assert.deepEqual(messages, [{ seen: LogLevel.Warn }, { level: LogLevel.Debug, line: '[worker] from the worker' }]);
+    assert.equal(getLogLevel(), LogLevel.Debug, "the worker's set_loglevel is the process's");
+    const written: string[] = [];
+    const original = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      writeLogLine(LogLevel.Debug, '[worker] from the worker');
+    } finally {
+      process.stderr.write = original;
+    }
+    assert.match(written.join(''), /DEBUG: \[worker\] from the worker\n$/);
   });
 
   it('clamps levels to SEMS 0..3 and filters by level', () => {
