@@ -11,7 +11,7 @@
 import type { AccountRow } from '../db/account-row';
 import type { StatusWriter } from '../db/status-writer';
 import type { DiValue } from '../di';
-import { logger, redact } from '../log';
+import { LogLevel, logger, redact } from '../log';
 import type { RegistrationClient, RegistrationDialog, RegistrationOutcome } from '../sip/registration-client';
 import {
   accountKey, identityChanged, needsReregister, registrationParams,
@@ -241,7 +241,10 @@ export class RegistrationAgent implements RegistrationControl {
       lastCode: 0, lastReason: '', grantedExpires: 0, contacts: '',
     };
     this.registry.set(reg.key, reg);
-    log.debug(`${type} ${id}: ${data.user}@${data.realm} password ${redact(data.password)} status ${status}`);
+    // Checked first: at a mass start this runs per account, and the line would be built for nothing.
+    if (log.enabled(LogLevel.Debug)) {
+      log.debug(`${type} ${id}: ${data.user}@${data.realm} password ${redact(data.password)} status ${status}`);
+    }
     return reg;
   }
 
@@ -386,8 +389,10 @@ function isCongestion(o: RegistrationOutcome): boolean {
 }
 
 function logOutcome(reg: Registration, op: Operation, o: RegistrationOutcome): void {
+  const success = o.code >= 200 && o.code < 300 && !o.contactMissing;
+  if (!log.enabled(success ? LogLevel.Debug : LogLevel.Info)) return; // one outcome per account and request
   const what = `${op === 'register' ? 'REGISTER' : 'de-REGISTER'} ${reg.type} ${reg.id} (${reg.data.user}@${reg.data.realm})`;
-  if (o.code >= 200 && o.code < 300 && !o.contactMissing) {
+  if (success) {
     log.debug(`${what}: ${o.code} ${o.reason}${o.grantedExpires !== undefined ? `, expires ${o.grantedExpires}` : ''}`);
   } else {
     log.info(`${what}: ${o.code} ${o.reason}${o.contactMissing ? ' (our Contact missing in the reply)' : ''}${o.sent ? '' : ' (not sent)'}`);

@@ -7,7 +7,7 @@
  * state: `NonceCounter` (per registration, RFC 7616 §3.4 nonce-count) and
  * `RequestAuthenticator` (per request: which challenges were answered, and how often).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { TOKEN, detached, parseParam, quote, splitOutsideQuotes } from './header-syntax';
 import { randomHex } from './random-token';
 
@@ -155,7 +155,7 @@ export function formatNonceCount(nc: number): string {
 export function digestResponse(input: DigestAnswerInput): string {
   const { challenge, method, uri, username, password, body = '', nc, cnonce } = input;
   const spec = algorithmSpec(challenge.algorithm);
-  const h = (data: string): string => createHash(spec.hash).update(data, 'utf8').digest('hex');
+  const h = (data: string): string => hash(spec.hash, data, 'hex');
   // RFC 7616 §3.4.2: A1, hashed once more with nonce and cnonce for the -sess variants.
   const credentialsHash = h(`${username}:${challenge.realm}:${password}`);
   const ha1 = spec.session ? h(`${credentialsHash}:${challenge.nonce}:${cnonce}`) : credentialsHash;

@@ -47,12 +47,15 @@ export function quote(value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/** Compiled once: parameters are parsed several times per received message. */
+const PARAM = new RegExp(`^(${TOKEN})\\s*(?:=\\s*(.*))?$`, 's');
+
 /**
  * Parses `name[=value]` (white space allowed around `=`): the name lower-cased (parameter
  * names are case-insensitive), the value unquoted, null for a flag. undefined if malformed.
  */
 export function parseParam(item: string): [string, string | null] | undefined {
-  const match = new RegExp(`^(${TOKEN})\\s*(?:=\\s*(.*))?$`, 's').exec(item);
+  const match = PARAM.exec(item);
   if (!match) return undefined;
   return [match[1].toLowerCase(), match[2] === undefined ? null : unquote(match[2].trim())];
 }

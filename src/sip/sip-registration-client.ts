@@ -94,6 +94,7 @@ export class SipRegistrationClient implements RegistrationClient {
       { username: params.authUser, password: params.password },
       (dialog.nonces ??= new NonceCounter()),
     );
+    const tlsServerName = serverName(nextHop);
     let expires = removing ? 0 : Math.max(params.expires, dialog.minExpires ?? 0);
     let targetIndex = 0;
     let retransmissions = 0;
@@ -104,7 +105,7 @@ export class SipRegistrationClient implements RegistrationClient {
     for (let attempt = 0; attempt < MAX_TRANSACTIONS_PER_REQUEST; attempt++) {
       const target = targets[targetIndex] as NextHopTarget;
       const request = this.buildRequest(dialog, params, requestUri, expires, removing, auth);
-      const result = await this.layer.send(request, destination(target, nextHop));
+      const result = await this.layer.send(request, destination(target, tlsServerName));
       retransmissions += result.retransmissions;
 
       if (result.kind === 'transport-error') {
@@ -205,8 +206,12 @@ function looseRoute(proxy: string): string {
   return parseSipUri(proxy)?.params.has('lr') ? proxy : `${proxy};lr`;
 }
 
-function destination(target: NextHopTarget, nextHop: string): Destination {
+/** The name a TLS server certificate must carry: the next hop's host, unless it is an IP literal. */
+function serverName(nextHop: string): string | undefined {
   const host = parseSipUri(nextHop)?.host;
-  const name = host && ipLiteral(host) === undefined ? host : undefined;
-  return { transport: TRANSPORT[target.transport], host: target.address, port: target.port, tlsServerName: name };
+  return host && ipLiteral(host) === undefined ? host : undefined;
+}
+
+function destination(target: NextHopTarget, tlsServerName: string | undefined): Destination {
+  return { transport: TRANSPORT[target.transport], host: target.address, port: target.port, tlsServerName };
 }

@@ -114,35 +114,35 @@ export class TransactionLayer {
   /** Hands one received message (a datagram or a framed stream message) to its transaction. */
   receive(data: Buffer, source: Source): void {
     const parsed = parseSipMessage(data);
-    const from = `${source.transport} ${formatHostPort(source.host, source.port)}`;
     if (!parsed.ok) {
-      log.debug(`dropped ${data.length} bytes from ${from}: ${parsed.error}`);
+      log.debug(`dropped ${data.length} bytes from ${describeSource(source)}: ${parsed.error}`);
       return;
     }
     const message = parsed.message;
     if (message.type === 'request') {
-      this.answer(message, source, from);
+      this.answer(message, source);
       return;
     }
     const topVia = message.headers.getAll('via')[0];
     const branch = topVia === undefined ? undefined : parseVia(topVia)?.params.get('branch');
     const transaction = branch ? this.transactions.get(branch) : undefined;
     if (transaction === undefined && branch && this.completed.has(branch)) {
-      log.debug(`absorbed ${message.status} response from ${from}: transaction ${branch} is completed (Timer K)`);
+      log.debug(`absorbed ${message.status} response from ${describeSource(source)}: transaction ${branch} is completed (Timer K)`);
       return;
     }
     if (transaction === undefined || transaction.method !== message.cseq?.method) {
-      log.debug(`dropped ${message.status} response from ${from}: no transaction for branch ${branch ?? '(none)'}`);
+      log.debug(`dropped ${message.status} response from ${describeSource(source)}: no transaction for branch ${branch ?? '(none)'}`);
       return;
     }
     transaction.receive(message);
   }
 
   /** Requests get a stateless answer on the transport they came in on, to where they came from (rport, RFC 3581). */
-  private answer(request: SipRequest, source: Source, from: string): void {
+  private answer(request: SipRequest, source: Source): void {
     const response = statelessResponse(request, this.options.userAgent ?? '');
     const transport = this.transports.get(source.transport);
     if (!response || !transport) return;
+    const from = describeSource(source);
     log.debug(`${request.method} from ${from}: answering ${response.status}`);
     transport.send({ transport: source.transport, host: source.host, port: source.port }, serializeSipMessage(response)).catch((err: Error) => {
       log.debug(`cannot answer ${request.method} from ${from}: ${err.message}`);
@@ -161,6 +161,11 @@ export class TransactionLayer {
     this.completed.clear();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
+}
+
+/** For log lines only: built when a line is written, not per message. */
+function describeSource(source: Source): string {
+  return `${source.transport} ${formatHostPort(source.host, source.port)}`;
 }
 
 export interface TransactionLayerSetup extends TransportOptions {
