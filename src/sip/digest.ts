@@ -286,15 +286,22 @@ export class RequestAuthenticator {
    * answered so far. Call once per send: each call advances the nonce counts.
    */
   headers(request: { method: string; uri: string; body?: string }): AuthorizationHeader[] {
-    return [...this.answered].map(([status, { challenge, cnonce }]) => ({
-      name: CHALLENGE_HEADERS[status].answer,
-      value: buildAuthorization({
-        ...request,
-        ...this.credentials,
+    const answers: AuthorizationHeader[] = [];
+    // A loop and a literal, not map and spreads: this runs for every re-send of every account.
+    for (const [status, { challenge, cnonce }] of this.answered) {
+      const value = buildAuthorization({
         challenge,
+        method: request.method,
+        uri: request.uri,
+        body: request.body,
+        username: this.credentials.username,
+        password: this.credentials.password,
         cnonce,
         nc: challenge.qop === undefined ? 1 : this.nonces.next(challenge.nonce), // no nc is sent without qop
-      }),
-    }));
+      });
+      answers.push({ name: CHALLENGE_HEADERS[status].answer, value });
+    }
+    return answers;
   }
+
 }

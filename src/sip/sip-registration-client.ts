@@ -159,7 +159,7 @@ export class SipRegistrationClient implements RegistrationClient {
     dialog: DialogState, params: RegistrationParams, requestUri: string,
     expires: number, removing: boolean, auth: RequestAuthenticator,
   ): SipRequest {
-    let request = buildRegisterRequest({
+    return buildRegisterRequest({
       requestUri,
       aor: `sip:${params.user}@${params.domain}`,
       fromTag: dialog.fromTag,
@@ -169,10 +169,9 @@ export class SipRegistrationClient implements RegistrationClient {
       contactExpires: removing ? 0 : undefined,
       expires,
       route: params.outboundProxy ? [looseRoute(params.outboundProxy)] : undefined,
+      credentials: auth.headers({ method: 'REGISTER', uri: requestUri }),
       userAgent: this.options.userAgent,
     });
-    for (const h of auth.headers({ method: 'REGISTER', uri: requestUri })) request = request.withHeader(h.name, h.value);
-    return request;
   }
 
   private finalOutcome(

@@ -77,15 +77,19 @@ describe('SIP messages: building and serialising a REGISTER (RFC 3261 §10.2)', 
     assert.equal(request.headers.get('expires'), '0');
   });
 
-  it('adds Route, credentials and leaves out an empty User-Agent', () => {
+  it('adds Route, credentials for a 407 and a 401, and leaves out an empty User-Agent', () => {
     const request = buildRegisterRequest({
       ...REGISTER,
       route: ['sip:proxy.example.com;lr'],
-      credentials: { header: 'Proxy-Authorization', value: 'Digest username="alice", realm="example.com"' },
+      credentials: [
+        { name: 'Proxy-Authorization', value: 'Digest username="alice", realm="example.com"' },
+        { name: 'Authorization', value: 'Digest username="alice", realm="registrar.example.com"' },
+      ],
       userAgent: '',
     });
     assert.equal(request.headers.get('route'), '<sip:proxy.example.com;lr>');
     assert.equal(request.headers.get('proxy-authorization'), 'Digest username="alice", realm="example.com"');
+    assert.equal(request.headers.get('authorization'), 'Digest username="alice", realm="registrar.example.com"');
     assert.equal(request.headers.has('user-agent'), false);
     assert.deepEqual(request.cseq, { seq: 50, method: 'REGISTER' });
   });

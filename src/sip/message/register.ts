@@ -22,8 +22,8 @@ export interface RegisterRequestFields {
   expires: number;
   /** Route header URIs, e.g. a loose-routing outbound proxy (§8.1.2). */
   route?: readonly string[];
-  /** Digest credentials answering a 401 (Authorization) or 407 (Proxy-Authorization), §22.2/§22.3. */
-  credentials?: { readonly header: 'Authorization' | 'Proxy-Authorization'; readonly value: string };
+  /** Digest credentials answering a 401 (Authorization) and/or a 407 (Proxy-Authorization), §22.2/§22.3. */
+  credentials?: readonly { readonly name: 'Authorization' | 'Proxy-Authorization'; readonly value: string }[];
   /** User-Agent value; empty or absent = no header. */
   userAgent?: string;
 }
@@ -44,7 +44,7 @@ export function buildRegisterRequest(f: RegisterRequestFields): SipRequest {
     ['Expires', String(f.expires)],
   ];
   for (const uri of f.route ?? []) rows.push(['Route', `<${uri}>`]);
-  if (f.credentials) rows.push([f.credentials.header, f.credentials.value]);
+  for (const { name, value } of f.credentials ?? []) rows.push([name, value]);
   if (f.userAgent) rows.push(['User-Agent', f.userAgent]);
   return new SipRequest('REGISTER', f.requestUri, SipHeaders.of(rows));
 }
