@@ -92,7 +92,7 @@ export class TransactionLayer {
     }
     const branch = newBranch();
     const { host, port } = this.options.sentBy;
-    const bytes = serializeSipMessage(request.withHeader('Via', formatVia(transport.protocol, host, port, branch)));
+    const bytes = serializeSipMessage(request, formatVia(transport.protocol, host, port, branch));
     return new Promise((resolve) => {
       const transaction = new NonInviteClientTransaction(
         branch, request.method, bytes, destination, transport, this.context, hooks, resolve,

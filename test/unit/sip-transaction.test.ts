@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../src/clock';
 import { buildRegisterRequest } from '../../src/sip/message/register';
+import { SipHeaders } from '../../src/sip/message/headers';
+import { SipRequest } from '../../src/sip/message/sip-message';
 import { DEFAULT_TIMER_VALUES, nextTimerE, timerF, timerK } from '../../src/sip/timers';
 import { TransactionLayer } from '../../src/sip/transaction-layer';
 import type { TransactionOutcome } from '../../src/sip/transaction-non-invite-client';
@@ -92,7 +94,8 @@ describe('SIP transactions: timer values (RFC 3261 §17.1.2.2)', () => {
 describe('SIP transactions: the non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
   it('stamps each request with our Via and a fresh branch (§8.1.1.7), replacing any Via given', async () => {
     const { layer, transport } = setup();
-    void layer.send(register().withHeader('Via', 'SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKold'), UDP);
+    const given = register();
+    void layer.send(new SipRequest('REGISTER', given.uri, SipHeaders.of([['Via', 'SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKold'], ...given.headers])), UDP);
     void layer.send(register(51), TCP);
     const [udp] = transport('UDP').sent.map((s) => readTestMessage(s.data.toString()));
     const [tcp] = transport('TCP').sent.map((s) => readTestMessage(s.data.toString()));

@@ -65,14 +65,6 @@ export class SipHeaders implements Iterable<HeaderRow> {
     return this.fields.has(name.toLowerCase());
   }
 
-  /** A copy with `name` set to `value` (replacing it), placed first: used for the top Via. Throws like of(). */
-  with(name: string, value: string): SipHeaders {
-    const key = checkedKey(name, value);
-    const fields = new Map<string, string>([[key, value]]);
-    for (const [k, v] of this.fields) if (k !== key) fields.set(k, v);
-    return new SipHeaders(fields);
-  }
-
   /** Rows as lower-case name and value, in insertion order. */
   [Symbol.iterator](): Iterator<HeaderRow> {
     return this.fields.entries();

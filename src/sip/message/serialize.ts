@@ -11,9 +11,16 @@
 import { DrachtioSipMessage } from './drachtio';
 import type { SipMessage } from './sip-message';
 
-export function serializeSipMessage(message: SipMessage): Buffer {
+/**
+ * `topVia`: a Via written first, in place of any the message has — how the transaction
+ * layer stamps each request it sends, without copying the message for it. The caller
+ * builds it (formatVia), so it holds no CR/LF.
+ */
+export function serializeSipMessage(message: SipMessage, topVia?: string): Buffer {
   const headers: Record<string, string> = {};
+  if (topVia !== undefined) headers.Via = byteString(topVia);
   for (const [name, value] of message.headers) {
+    if (topVia !== undefined && name === 'via') continue;
     if (name !== 'content-length') headers[displayName(name)] = byteString(value);
   }
   const body = byteString(message.body);

@@ -19,11 +19,6 @@ export class SipRequest {
   ) {
     this.cseq = readCSeq(headers);
   }
-
-  /** A copy with one header field replaced (placed first). */
-  withHeader(name: string, value: string): SipRequest {
-    return new SipRequest(this.method, this.uri, this.headers.with(name, value), this.body);
-  }
 }
 
 export class SipResponse {
