@@ -67,5 +67,9 @@ export function parseParam(item: string): [string, string | null] | undefined {
  * keep the whole reply it came in (0.5 kB, up to 64 kB) alive, per account.
  */
 export function detached(text: string): string {
+  // V8 copies substrings shorter than 13 characters instead of slicing (SlicedString::kMinLength).
+  if (text.length < SLICE_MIN_LENGTH) return text;
   return Buffer.from(text, 'utf8').toString('utf8');
 }
+
+const SLICE_MIN_LENGTH = 13;

@@ -179,8 +179,10 @@ export class SipRegistrationClient implements RegistrationClient {
     retransmissions: number, challenge: RegistrationOutcome['challenge'],
   ): RegistrationOutcome {
     // The engine keeps reason and contacts per account: copies, not views into the reply.
-    const base = { code: reply.status, reason: detached(reply.reason), sent: true, retransmissions, challenge };
-    if (reply.status < 200 || reply.status >= 300) return base;
+    // Literals rather than spreads of a base object: one outcome per request.
+    const code = reply.status;
+    const reason = detached(reply.reason);
+    if (code < 200 || code >= 300) return { code, reason, sent: true, retransmissions, challenge };
     const ok = interpretRegisterOk({
       contactHeaders: reply.headers.getAll('contact'),
       expiresHeader: reply.headers.get('expires'),
@@ -188,10 +190,10 @@ export class SipRegistrationClient implements RegistrationClient {
       requestedExpires: expires,
     });
     const contacts = detached(ok.contacts);
-    if (removing) return { ...base, contacts };
+    if (removing) return { code, reason, sent: true, retransmissions, challenge, contacts };
     // A binding granted for 0 seconds is no binding (it would also refresh in a loop).
-    if (!ok.found || !ok.grantedExpires) return { ...base, contacts, contactMissing: true };
-    return { ...base, contacts, grantedExpires: ok.grantedExpires };
+    if (!ok.found || !ok.grantedExpires) return { code, reason, sent: true, retransmissions, challenge, contacts, contactMissing: true };
+    return { code, reason, sent: true, retransmissions, challenge, contacts, grantedExpires: ok.grantedExpires };
   }
 }
 

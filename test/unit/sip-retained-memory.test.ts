@@ -21,6 +21,16 @@ describe('SIP layer: kept strings do not pin the received message', () => {
     for (const text of ['', 'OK', 'Überweisung «ok» ✓', 'sip:alice@example.com;expires=60']) assert.equal(detached(text), text);
   });
 
+  it('detached() strings of every length up to 40 keep nothing of a 100 kB reply (short ones are copies already)', () => {
+    const before = liveHeapBytes();
+    const kept: string[] = [];
+    for (let length = 1; length <= 40; length++) {
+      for (let i = 0; i < 12; i++) kept.push(detached(nonceCutFromBigReply().slice(0, length)));
+    }
+    const grown = liveHeapBytes() - before;
+    assert.ok(grown < 5_000_000, `${(grown / 1e6).toFixed(1)} MB kept for ${kept.length} strings (48 MB if the replies were)`);
+  });
+
   it('a NonceCounter keeps its nonces, not the 100 kB replies they were cut from', () => {
     const before = liveHeapBytes();
     const counters = Array.from({ length: 500 }, () => {
