@@ -52,7 +52,7 @@ export class UdpTransport implements Transport {
   /** Binds the socket; rejects when the address cannot be bound. */
   static async open(bind: BindAddress, sink: MessageSink): Promise<UdpTransport> {
     const ipv6 = isIPv6(bind.ip);
-    const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4' });
+    const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4', lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(bind.port, bind.ip, () => {
@@ -101,6 +101,16 @@ export class UdpTransport implements Transport {
   close(): Promise<void> {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
+}
+
+/**
+ * dgram looks up the address of every datagram before sending it; the default goes
+ * through dns.lookup and a process.nextTick each time. Every address given to this
+ * socket is an IP literal already (the configuration resolves sip_ip, send() refuses
+ * anything else), so the lookup answers at once with the family dgram asks for.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: null, address: string, family: number) => void): void {
+  callback(null, address, family === 6 ? 6 : 4);
 }
 
 function setReceiveBuffer(socket: Socket, bytes: number): void {
