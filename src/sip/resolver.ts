@@ -87,6 +87,7 @@ class TransportFailures {
 
   /** Stable: healthy targets in their order, then the recently failed ones in theirs. */
   order(targets: readonly NextHopTarget[]): NextHopTarget[] {
+    if (this.failedAt.size === 0) return [...targets]; // the usual case, asked once per request
     const failed = targets.filter((target) => this.isHeld(target));
     return [...targets.filter((target) => !failed.includes(target)), ...failed];
   }
@@ -115,12 +116,17 @@ export interface NextHopResolverOptions {
   now?: () => number;
 }
 
+/** Distinct IP-literal hops remembered at most (one per registrar/proxy in practice). */
+const MAX_REMEMBERED_LITERAL_HOPS = 1024;
+
 export class NextHopResolver {
   private readonly dns: DnsClient;
   private readonly transports: readonly SipTransport[];
   private readonly families: readonly AddressFamily[];
   private readonly random: () => number;
   private readonly failures: TransportFailures;
+  /** `uri preferredTransport` → targets, for hops given as IP addresses. */
+  private readonly literalTargets = new Map<string, NextHopTarget[]>();
 
   constructor(options: NextHopResolverOptions = {}) {
     this.dns = options.dns ?? new CachingDnsClient(systemDnsClient());
@@ -136,12 +142,25 @@ export class NextHopResolver {
    * none. Rejects with ResolutionError when there is nothing to try.
    */
   async resolve(uri: string, preferredTransport?: string): Promise<NextHopTarget[]> {
+    const memoKey = `${uri} ${preferredTransport ?? ''}`;
+    const known = this.literalTargets.get(memoKey);
+    if (known) return this.failures.order(known);
     const parsed = parseSipUri(uri);
     if (!parsed) throw new ResolutionError(`not a SIP URI: '${uri}'`);
     const targets = await this.targetsFor(parsed, this.explicitTransport(parsed, preferredTransport));
     const unique = [...new Map(targets.map((target) => [targetKey(target), target])).values()];
     if (unique.length === 0) throw new ResolutionError(`no address found for '${uri}'`);
+    if (ipLiteral(parsed.params.get('maddr') ?? parsed.host) !== undefined) this.rememberLiteral(memoKey, unique);
     return this.failures.order(unique);
+  }
+
+  /**
+   * Targets of a hop given as an IP address never change (no DNS): kept, so that the
+   * requests of thousands of accounts behind one registrar do not work them out again.
+   */
+  private rememberLiteral(memoKey: string, targets: NextHopTarget[]): void {
+    if (this.literalTargets.size >= MAX_REMEMBERED_LITERAL_HOPS) this.literalTargets.clear();
+    this.literalTargets.set(memoKey, targets);
   }
 
   /** A transport-level failure (send error, connection refused, TLS failure): try `target` last for a while. */

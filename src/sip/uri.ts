@@ -52,9 +52,10 @@ function parseNameValues(items: readonly string[]): Map<string, string | null> |
 
 /** Parses a `sip:` or `sips:` URI (no angle brackets); undefined if it is not one. */
 export function parseSipUri(text: string): SipUri | undefined {
-  const scheme = /^(sips?):/i.exec(text.trim());
+  const trimmed = text.trim();
+  const scheme = /^(sips?):/i.exec(trimmed);
   if (!scheme) return undefined;
-  let rest = text.trim().slice(scheme[0].length);
+  let rest = trimmed.slice(scheme[0].length);
   // The userinfo ends at the first '@': neither user nor password may hold one unescaped.
   const [userinfo, afterUserinfo] = splitOnce(rest, '@');
   let user: string | undefined;
@@ -69,15 +70,19 @@ export function parseSipUri(text: string): SipUri | undefined {
   const hostPort = parseHostPort(hostPortText);
   const params = parseNameValues(paramItems);
   const headerPairs = parseNameValues(headerText === undefined ? [] : headerText.split('&'));
-  if (!hostPort || !params || !headerPairs || [...headerPairs.values()].includes(null)) return undefined;
-  return {
+  if (!hostPort || !params || !headerPairs) return undefined;
+  for (const value of headerPairs.values()) if (value === null) return undefined;
+  // Built field by field, not by spreading hostPort: several URIs are parsed per request.
+  const uri: SipUri = {
     scheme: scheme[1].toLowerCase() as SipUri['scheme'],
     user,
     password,
-    ...hostPort,
+    host: hostPort.host,
     params,
     headers: headerPairs as Map<string, string>,
   };
+  if (hostPort.port !== undefined) uri.port = hostPort.port;
+  return uri;
 }
 
 /** The address of an IP-literal host (brackets removed), undefined for a host name. */

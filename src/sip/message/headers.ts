@@ -75,10 +75,20 @@ const TOKEN_NAME = new RegExp(`^${TOKEN}$`);
 
 /** The lower-case key of a row we are to send; TypeError when it would not make one valid header row. */
 function checkedKey(name: string, value: string): string {
-  if (!TOKEN_NAME.test(name)) throw new TypeError(`SIP header name '${name}' is not a token`);
   if (/[\r\n\0]/.test(value)) throw new TypeError(`SIP header ${name}: value contains CR, LF or NUL`);
-  return name.toLowerCase();
+  let key = VALID_NAMES.get(name);
+  if (key === undefined) {
+    if (!TOKEN_NAME.test(name)) throw new TypeError(`SIP header name '${name}' is not a token`);
+    key = name.toLowerCase();
+    // The names we send are a handful of constants: remembered, not checked per request.
+    if (VALID_NAMES.size < MAX_REMEMBERED_NAMES) VALID_NAMES.set(name, key);
+  }
+  return key;
 }
+
+/** Header names already checked, with their keys. */
+const VALID_NAMES = new Map<string, string>();
+const MAX_REMEMBERED_NAMES = 64;
 
 /** Headers whose grammar is a comma list (RFC 3261 §20 `#` / `1#` rules, RFC 3327, RFC 3608). */
 const LIST_HEADERS: ReadonlySet<string> = new Set([
