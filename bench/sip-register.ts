@@ -12,9 +12,13 @@
  *    dialogs) in batches, heapUsed and RSS sampled after every SAMPLE_EVERY, once the
  *    batch's transactions are gone (Timer K) and after a full GC (node --expose-gc).
  *
+ * Before the rounds, SIP_BENCH_WARMUP registrations of other accounts (not measured):
+ * a daemon runs for months, and its JIT-compiled steady state is what is compared with
+ * sipp's native code, not the first seconds of a fresh process.
+ *
  * Environment: SIP_BENCH_ACCOUNTS (K, default 20000), SIP_BENCH_IN_FLIGHT (200),
- * SIP_BENCH_ROUNDS (client/sipp pairs, 2), SIP_BENCH_MEMORY_RUN (100000),
- * SIP_BENCH_SAMPLE_EVERY (10000).
+ * SIP_BENCH_ROUNDS (client/sipp pairs, 2), SIP_BENCH_WARMUP (5000, 0 for none),
+ * SIP_BENCH_MEMORY_RUN (100000), SIP_BENCH_SAMPLE_EVERY (10000).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,15 +28,16 @@ import { startKamailio, type KamailioHandle } from '../test/support/kamailio';
 import { openTestClient, passwordOf, type TestClient } from '../test/support/sip-client';
 import { sippRegisterClient } from '../test/support/sipp';
 
-function envInt(name: string, fallback: number): number {
+function envInt(name: string, fallback: number, minimum = 1): number {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < minimum) throw new Error(`${name} must be an integer >= ${minimum}`);
   return value;
 }
 
 const ACCOUNTS = envInt('SIP_BENCH_ACCOUNTS', 20_000);
 const IN_FLIGHT = envInt('SIP_BENCH_IN_FLIGHT', 200);
 const ROUNDS = envInt('SIP_BENCH_ROUNDS', 2);
+const WARMUP = envInt('SIP_BENCH_WARMUP', 5_000, 0);
 const MEMORY_RUN = envInt('SIP_BENCH_MEMORY_RUN', 100_000);
 const SAMPLE_EVERY = envInt('SIP_BENCH_SAMPLE_EVERY', 10_000);
 const EXPIRES = 3600;
@@ -147,7 +152,14 @@ async function sippRound(kam: KamailioHandle, users: readonly string[], round: n
   return result.registrationsPerSecond;
 }
 
-async function throughput(kam: KamailioHandle, tc: TestClient, accounts: readonly Account[], users: readonly string[]): Promise<void> {
+async function throughput(
+  kam: KamailioHandle, tc: TestClient, accounts: readonly Account[], users: readonly string[], warmup: readonly Account[],
+): Promise<void> {
+  if (warmup.length > 0) {
+    const w = await registerMany(tc, warmup, 0, warmup.length);
+    console.log(`\nWarm-up (not measured): ${w.registrations} registrations of other accounts (${w.failed} failed${failureList(w)})`
+      + ` at ${perSecond(w.registrations, w.elapsedMs).toFixed(0)}/s`);
+  }
   console.log(`\nThroughput: ${ACCOUNTS} accounts, at most ${IN_FLIGHT} registrations in flight, ${ROUNDS} round(s)`);
   const ours: number[] = [];
   const theirs: number[] = [];
@@ -207,14 +219,16 @@ async function main(): Promise<void> {
   let tc: TestClient | undefined;
   try {
     const users = Array.from({ length: ACCOUNTS }, (_, i) => `bench-${i}`);
-    await kam.addSubscribers(users.map((user) => ({ user, password: passwordOf(user) })));
+    const warmupUsers = Array.from({ length: WARMUP }, (_, i) => `warmup-${i}`);
+    await kam.addSubscribers([...users, ...warmupUsers].map((user) => ({ user, password: passwordOf(user) })));
     tc = await openTestClient({ noTap: true });
     const client = tc;
-    const accounts = users.map((user): Account => ({
+    const accountsOf = (names: readonly string[]): Account[] => names.map((user) => ({
       params: client.params(user, kam.hostPort(), { expires: EXPIRES }),
       dialog: client.client.newDialog(),
     }));
-    await throughput(kam, tc, accounts, users);
+    const accounts = accountsOf(users);
+    await throughput(kam, tc, accounts, users, accountsOf(warmupUsers));
     await memoryRun(tc, accounts);
     console.log(`\nload average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min) at the end`);
   } finally {
