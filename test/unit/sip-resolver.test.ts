@@ -85,6 +85,16 @@ describe('next-hop resolver (RFC 3263)', () => {
       assert.deepEqual(await resolver.resolve('sips:192.0.2.10;transport=tcp'), [target('tls', '192.0.2.10', 5061)]);
     });
 
+    it('gives the same answer for a literal hop asked again, per preferred transport; a caller cannot change it', async () => {
+      const { resolver } = resolverOver({});
+      const first = await resolver.resolve('sip:192.0.2.10', 'tcp');
+      first.pop(); // the caller's array, not the remembered one
+      assert.deepEqual(await resolver.resolve('sip:192.0.2.10', 'tcp'), [target('tcp', '192.0.2.10', 5060)]);
+      assert.deepEqual(await resolver.resolve('sip:192.0.2.10'), [target('udp', '192.0.2.10', 5060)]);
+      assert.deepEqual(await resolver.resolve('sip:192.0.2.10', 'tls'), [target('tls', '192.0.2.10', 5061)]);
+      await rejectsWith(resolver.resolve('sips:192.0.2.10', 'udp'), /cannot use transport 'udp'/);
+    });
+
     it('looks up only A/AAAA for a host name with a port', async () => {
       const { resolver, dns } = resolverOver({ a: { 'reg.example.com': ['192.0.2.1'] }, aaaa: { 'reg.example.com': ['2001:db8::5'] } });
       assert.deepEqual(await resolver.resolve('sip:reg.example.com:5080'), [
