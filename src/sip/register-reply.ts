@@ -2,7 +2,7 @@
  * What a final reply to REGISTER means for our binding (RFC 3261 §10.2.4, §10.2.8;
  * SPEC §4): the expires granted by a 2xx, the Min-Expires demanded by a 423.
  */
-import { findContact, parseContactHeaders } from './contact';
+import { findContact, parseContactHeaders, type ContactBinding } from './contact';
 import { parseSipUri } from './uri';
 
 /** The largest delta-seconds value (RFC 3261 §20.19). */
@@ -41,8 +41,11 @@ export interface RegisterOkResult {
  */
 export function interpretRegisterOk(input: RegisterOkInput): RegisterOkResult {
   const contacts = input.contactHeaders.join(', ');
-  const ours = parseSipUri(input.ourContact);
-  const binding = ours && findContact(parseContactHeaders(input.contactHeaders), ours);
+  const listed = parseContactHeaders(input.contactHeaders);
+  // Registrars usually echo our URI as we sent it: equal text is equal per §19.1.4, without parsing.
+  const echoed = listed.find((c): c is ContactBinding => c !== '*' && c.uri === input.ourContact);
+  const ours = echoed ? undefined : parseSipUri(input.ourContact);
+  const binding = echoed ?? (ours && findContact(listed, ours));
   if (!binding) return { found: false, contacts };
   const grantedExpires =
     parseDeltaSeconds(binding.params.get('expires')) ?? parseDeltaSeconds(input.expiresHeader) ?? input.requestedExpires;

@@ -82,7 +82,7 @@ class TransportFailures {
   }
 
   clear(target: NextHopTarget): void {
-    this.failedAt.delete(targetKey(target));
+    if (this.failedAt.size > 0) this.failedAt.delete(targetKey(target)); // called for every reply
   }
 
   /** Stable: healthy targets in their order, then the recently failed ones in theirs. */
