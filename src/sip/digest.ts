@@ -303,5 +303,4 @@ export class RequestAuthenticator {
     }
     return answers;
   }
-
 }

@@ -29,6 +29,13 @@ export const FIRST_CSEQ = 50;
 /** Transactions one request may take at most: bounds every retry loop below. */
 const MAX_TRANSACTIONS_PER_REQUEST = 8;
 
+/** Request-URI, To/From and Route of one registration request, whatever its transactions. */
+interface RequestAddressing {
+  readonly requestUri: string;
+  readonly aor: string;
+  readonly route: readonly string[] | undefined;
+}
+
 /** Client state kept on the dialog: what SEMS keeps per AmSIPRegistration. */
 interface DialogState extends RegistrationDialog {
   nonces?: NonceCounter;
@@ -95,6 +102,12 @@ export class SipRegistrationClient implements RegistrationClient {
       (dialog.nonces ??= new NonceCounter()),
     );
     const tlsServerName = serverName(nextHop);
+    // The same for every transaction of this request (a digest re-send, a 423 retry, failover).
+    const addressing: RequestAddressing = {
+      requestUri,
+      aor: `sip:${params.user}@${params.domain}`,
+      route: params.outboundProxy ? [looseRoute(params.outboundProxy)] : undefined,
+    };
     let expires = removing ? 0 : Math.max(params.expires, dialog.minExpires ?? 0);
     let targetIndex = 0;
     let retransmissions = 0;
@@ -104,7 +117,7 @@ export class SipRegistrationClient implements RegistrationClient {
 
     for (let attempt = 0; attempt < MAX_TRANSACTIONS_PER_REQUEST; attempt++) {
       const target = targets[targetIndex] as NextHopTarget;
-      const request = this.buildRequest(dialog, params, requestUri, expires, removing, auth);
+      const request = this.buildRequest(dialog, addressing, params.contact, expires, removing, auth);
       const result = await this.layer.send(request, destination(target, tlsServerName));
       retransmissions += result.retransmissions;
 
@@ -156,20 +169,20 @@ export class SipRegistrationClient implements RegistrationClient {
   }
 
   private buildRequest(
-    dialog: DialogState, params: RegistrationParams, requestUri: string,
+    dialog: DialogState, addressing: RequestAddressing, contact: string,
     expires: number, removing: boolean, auth: RequestAuthenticator,
   ): SipRequest {
     return buildRegisterRequest({
-      requestUri,
-      aor: `sip:${params.user}@${params.domain}`,
+      requestUri: addressing.requestUri,
+      aor: addressing.aor,
+      route: addressing.route,
       fromTag: dialog.fromTag,
       callId: dialog.callId,
       cseq: dialog.cseq++,
-      contact: params.contact,
+      contact,
       contactExpires: removing ? 0 : undefined,
       expires,
-      route: params.outboundProxy ? [looseRoute(params.outboundProxy)] : undefined,
-      credentials: auth.headers({ method: 'REGISTER', uri: requestUri }),
+      credentials: auth.headers({ method: 'REGISTER', uri: addressing.requestUri }),
       userAgent: this.options.userAgent,
     });
   }
