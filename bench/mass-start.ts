@@ -26,6 +26,7 @@ import { formatNumber, markdownTable } from './support/markdown-table';
 import {
   backgroundStatementRates, readStatementCounters, statementRates, type StatementRates,
 } from './support/mariadb-counters';
+import { CpuBudgetMeter, type CpuBudget } from './support/cpu-budget';
 import { coreShareDuring, cpuSeconds, peakRssBytes } from './support/process-usage';
 import { startRegistrarRig, type RegistrarRig } from './support/registrar-rig';
 import { statusCounts, waitForAllActive, type StatusCounts } from './support/registration-counts';
@@ -65,6 +66,7 @@ interface MassStart {
   /** "database unavailable" warnings: the status writer backing off (e.g. on deadlocks). */
   dbBackoffWarnings: number;
   cpuSeconds: number;
+  cpuBudget: CpuBudget;
   counts: StatusCounts & { complete: boolean };
   statements: StatementRates;
   restore: RestoreReport;
@@ -73,6 +75,7 @@ interface MassStart {
 /** Spawns the daemon on a database of never-registered accounts; waits until all are ACTIVE. */
 async function massStart(rig: RegistrarRig, size: number, teardown: Teardown): Promise<MassStart> {
   const before = await readStatementCounters();
+  const meter = new CpuBudgetMeter(rig.kam.pid);
   const started = performance.now();
   const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: { expires: String(EXPIRES) } }, teardown);
   teardown.add('remove the daemon config folder', () => daemon.cleanup());
@@ -85,11 +88,12 @@ async function massStart(rig: RegistrarRig, size: number, teardown: Teardown): P
   });
   const wallSeconds = secondsSince(started);
   const cpu = cpuSeconds(daemon.process.pid as number);
+  const cpuBudget = meter.stop(cpu);
   const statements = statementRates(before, await readStatementCounters());
   const repliesCompleteSeconds = await replies.stop();
   const restore = await restoreReport(daemon, 5000);
   const dbBackoffWarnings = daemon.log().match(/WARNING: \[db\] database unavailable/g)?.length ?? 0;
-  return { daemon, wallSeconds, repliesCompleteSeconds, dbBackoffWarnings, cpuSeconds: cpu, counts, statements, restore };
+  return { daemon, wallSeconds, repliesCompleteSeconds, dbBackoffWarnings, cpuSeconds: cpu, cpuBudget, counts, statements, restore };
 }
 
 function assertRunning(daemon: RunningDaemon): void {
@@ -138,6 +142,7 @@ interface SizeResult {
   loadBefore: number[];
   loadAfter: number[];
   sipp: SippFigures;
+  sippCpuBudget: CpuBudget;
   background: StatementRates;
   wallSeconds: number;
   repliesCompleteSeconds: number | undefined;
@@ -148,6 +153,7 @@ interface SizeResult {
   active: number;
   failed: number;
   cpuSeconds: number;
+  cpuBudget: CpuBudget;
   peakRssMb: number;
   dbWritesPerSecond: number;
   dbQuestionsPerSecond: number;
@@ -166,12 +172,15 @@ async function measureSize(size: number): Promise<SizeResult> {
     const rig = await startRegistrarRig(size, teardown);
 
     say(`  sipp ceiling (-r ${settings.sippRate} -l ${settings.sippConcurrency})`);
+    const sippMeter = new CpuBudgetMeter(rig.kam.pid);
     const sipp = await sippCeiling(rig.kam, rig.sippAccounts, {
       rate: settings.sippRate, concurrency: settings.sippConcurrency, expires: EXPIRES, timeoutMs: Math.max(120_000, size * 5),
     });
+    const sippCpuBudget = sippMeter.stop();
     const s = sipp.figures;
     say(`  sipp: ${s.successful} ok, ${s.failed} failed in ${s.wallSeconds.toFixed(2)} s = ${s.perSecond.toFixed(0)}/s (sipp says ${s.sippReportedPerSecond.toFixed(0)}/s)`);
     if (s.successful !== size) say(`  sipp did not register every account:\n${sipp.logTail}`);
+    say(`  CPU during sipp: ${describeBudget(sippCpuBudget, 'sipp')}`);
 
     const background = await backgroundStatementRates(3000);
     say(`  DB background: ${background.writesPerSecond.toFixed(1)} writes/s; starting the daemon`);
@@ -182,6 +191,7 @@ async function measureSize(size: number): Promise<SizeResult> {
       + `(all replies in after ${start.repliesCompleteSeconds?.toFixed(0) ?? '?'} s); CPU ${start.cpuSeconds.toFixed(2)} s; restore ${start.restore.ms} ms; `
       + `DB ${start.statements.writesPerSecond.toFixed(0)} writes/s, ${(start.statements.writes / size).toFixed(2)} per account; `
       + `${start.dbBackoffWarnings} status-writer back-offs`);
+    say(`  CPU during the mass start: ${describeBudget(start.cpuBudget, 'daemon')}`);
 
     const idle = await coreShareDuring(pid, () => sleep(IDLE_MS));
     say(`  idle: ${(idle.share * 100).toFixed(2)} % of a core over ${idle.wallSeconds.toFixed(1)} s`);
@@ -197,6 +207,7 @@ async function measureSize(size: number): Promise<SizeResult> {
       loadBefore,
       loadAfter: loadAverages(),
       sipp: sipp.figures,
+      sippCpuBudget,
       background,
       wallSeconds: start.wallSeconds,
       repliesCompleteSeconds: start.repliesCompleteSeconds,
@@ -207,6 +218,7 @@ async function measureSize(size: number): Promise<SizeResult> {
       active: start.counts.active,
       failed: start.counts.failed,
       cpuSeconds: start.cpuSeconds,
+      cpuBudget: start.cpuBudget,
       peakRssMb: peakRss / MB,
       dbWritesPerSecond: start.statements.writesPerSecond,
       dbQuestionsPerSecond: start.statements.questionsPerSecond,
@@ -222,6 +234,14 @@ async function measureSize(size: number): Promise<SizeResult> {
 }
 
 // ----- report -------------------------------------------------------------------------
+
+function describeBudget(b: CpuBudget, subject: string): string {
+  const cores = (n: number): string => n.toFixed(2);
+  const parts = [`host ${cores(b.hostBusyCores)} of ${describeMachine().cpus} cores busy`, `Kamailio ${cores(b.registrarCores)}`, `MariaDB ${cores(b.databaseCores)}`];
+  if (b.subjectCores > 0) parts.push(`${subject} ${cores(b.subjectCores)}`);
+  parts.push(`other${b.subjectCores > 0 ? '' : ` (${subject}, benchmark)`} ${cores(b.otherCores)}`);
+  return `${parts.join(', ')} (over ${b.wallSeconds.toFixed(1)} s)`;
+}
 
 const TABLE_HEADER = [
   'N', 'wall time to all ACTIVE (s)', 'registrations/s', 'sipp ceiling/s', 'ratio', 'failed accounts',
@@ -264,6 +284,22 @@ function detailRow(r: SizeResult): string[] {
   ];
 }
 
+const BUDGET_HEADER = [
+  'N', 'phase', 'wall (s)', 'host busy (cores)', 'Kamailio (cores)', 'MariaDB (cores)', 'client (cores)', 'other (cores)',
+];
+
+function budgetRows(r: SizeResult): string[][] {
+  const row = (phase: string, b: CpuBudget, client: string, other: string): string[] => [
+    formatNumber(r.size), phase, formatNumber(b.wallSeconds, 1), formatNumber(b.hostBusyCores, 2), formatNumber(b.registrarCores, 2),
+    formatNumber(b.databaseCores, 2), client, other,
+  ];
+  // sipp has exited when the phase ends, so its CPU is only known as the remainder.
+  return [
+    row('sipp', r.sippCpuBudget, `${formatNumber(r.sippCpuBudget.otherCores, 2)} (remainder)`, 'in client'),
+    row('daemon', r.cpuBudget, formatNumber(r.cpuBudget.subjectCores, 2), formatNumber(r.cpuBudget.otherCores, 2)),
+  ];
+}
+
 /** The issue's targets, checked for the record (a benchmark reports; it does not fail). */
 function targetVerdicts(r: SizeResult): string[] {
   const verdicts = [
@@ -292,6 +328,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\n${markdownTable(TABLE_HEADER, results.map(tableRow))}\n\n`);
   process.stdout.write(`${markdownTable(DETAIL_HEADER, results.map(detailRow))}\n\n`);
+  process.stdout.write(`${markdownTable(BUDGET_HEADER, results.flatMap(budgetRows))}\n\n`);
   for (const r of results) {
     process.stdout.write(`N = ${formatNumber(r.size)} (load before ${formatLoad(r.loadBefore)}, after ${formatLoad(r.loadAfter)}):\n`);
     for (const verdict of targetVerdicts(r)) process.stdout.write(`  ${verdict}\n`);
