@@ -38,30 +38,55 @@ export function deleteStatement(table: string, key: AccountKey): SqlStatement {
   };
 }
 
+/** Which optional columns an update sets (bit set); rows of one shape share an upsert. */
+export function updateShape(update: RegistrationUpdate): number {
+  return (update.status !== undefined ? 1 : 0) | (update.registered ? 2 : 0) | (update.contacts !== undefined ? 4 : 0);
+}
+
+interface UpdateColumn {
+  column: string;
+  /** What stands for the value in the statement. */
+  placeholder: string;
+}
+
 /**
- * The UPDATE for one reply. Times use the DB clock like SEMS (NOW()), moved back by
- * the seconds that passed between the 2xx (`registered.atMs`) and `nowMs`: a write
- * that waited in a queue or through a DB outage still stamps the moment of the
- * reply, and expiry stays exactly `grantedSeconds` after last_registration.
+ * The columns an update of `shape` writes, in the order updateValues gives their
+ * values. Times use the DB clock like SEMS (NOW()), moved back by the seconds that
+ * passed between the 2xx (`registered.atMs`) and the write: a write that waited in a
+ * queue or through a DB outage still stamps the moment of the reply, and expiry stays
+ * exactly `grantedSeconds` after last_registration.
  */
-export function updateStatement(table: string, key: AccountKey, update: RegistrationUpdate, nowMs: number): SqlStatement {
-  const assignments = ['last_code = ?', 'last_reason = ?'];
-  const params: (string | number)[] = [Math.trunc(update.lastCode), update.lastReason.slice(0, LAST_REASON_MAX_LENGTH)];
-  if (update.status !== undefined) {
-    assignments.push('registration_status = ?');
-    params.push(update.status);
+function updateColumns(shape: number): UpdateColumn[] {
+  const columns = [{ column: 'last_code', placeholder: '?' }, { column: 'last_reason', placeholder: '?' }];
+  if (shape & 1) columns.push({ column: 'registration_status', placeholder: '?' });
+  if (shape & 2) {
+    columns.push(
+      { column: 'last_registration', placeholder: 'TIMESTAMPADD(SECOND, ?, NOW())' },
+      { column: 'expiry', placeholder: 'TIMESTAMPADD(SECOND, ?, NOW())' },
+    );
   }
+  if (shape & 4) columns.push({ column: 'contacts', placeholder: '?' });
+  return columns;
+}
+
+/** Appends `update`'s values in updateColumns order. */
+function pushUpdateValues(params: (string | number)[], update: RegistrationUpdate, nowMs: number): void {
+  params.push(Math.trunc(update.lastCode), update.lastReason.slice(0, LAST_REASON_MAX_LENGTH));
+  if (update.status !== undefined) params.push(update.status);
   if (update.registered) {
     const { grantedSeconds, atMs } = update.registered;
     const age = atMs === undefined ? 0 : Math.max(0, Math.round((nowMs - atMs) / 1000));
-    assignments.push('last_registration = TIMESTAMPADD(SECOND, ?, NOW())', 'expiry = TIMESTAMPADD(SECOND, ?, NOW())');
     params.push(-age, Math.round(grantedSeconds) - age);
   }
-  if (update.contacts !== undefined) {
-    assignments.push('contacts = ?');
-    params.push(update.contacts.slice(0, CONTACTS_MAX_LENGTH));
-  }
+  if (update.contacts !== undefined) params.push(update.contacts.slice(0, CONTACTS_MAX_LENGTH));
+}
+
+/** The UPDATE for one reply: only the columns the reply carries. */
+export function updateStatement(table: string, key: AccountKey, update: RegistrationUpdate, nowMs: number): SqlStatement {
+  const params: (string | number)[] = [];
+  pushUpdateValues(params, update, nowMs);
   params.push(key.id);
+  const assignments = updateColumns(updateShape(update)).map((c) => `${c.column} = ${c.placeholder}`);
   return {
     sql: `UPDATE ${quoteTableName(table)} SET ${assignments.join(', ')} WHERE ${keyColumnOf(key.type)} = ?`,
     params,
@@ -78,45 +103,31 @@ export function insertKeysIfMissingStatement(table: string, keys: readonly Accou
 }
 
 /**
- * One UPDATE for many accounts of one type (rows known to exist): the values travel
- * as a parameterised derived table joined on the key. A column is only named when
- * some row changes it, so tables without optional columns (contacts) keep working;
- * rows that leave it alone keep their value through IF(has_x, new, old).
+ * One statement for many accounts of one type whose updates have the same shape
+ * (updateShape): a missing row is inserted with the update's columns (the others
+ * take their defaults, as after an INSERT IGNORE of the key), an existing one has
+ * those columns updated; columns outside the shape keep their value either way. It
+ * needs a unique key on the key column. VALUES(column) is the form MariaDB and MySQL
+ * both accept (MySQL 8.0.20+ also has a row alias, which MariaDB lacks).
  */
-export function batchUpdateStatement(
+export function upsertStatement(
   table: string,
   rows: readonly { key: AccountKey; update: RegistrationUpdate }[],
   nowMs: number,
 ): SqlStatement {
-  const column = keyColumnOf((rows[0] as { key: AccountKey }).key.type);
-  const anyStatus = rows.some((r) => r.update.status !== undefined);
-  const anyRegistered = rows.some((r) => r.update.registered !== undefined);
-  const anyContacts = rows.some((r) => r.update.contacts !== undefined);
+  const first = rows[0] as { key: AccountKey; update: RegistrationUpdate };
+  const columns = updateColumns(updateShape(first.update));
+  const tuple = `(?, ${columns.map((c) => c.placeholder).join(', ')})`;
   const params: (string | number)[] = [];
-  const selects = rows.map(({ key, update }, i) => {
-    const { registered } = update;
-    const age = registered?.atMs === undefined ? 0 : Math.max(0, Math.round((nowMs - registered.atMs) / 1000));
-    params.push(
-      key.id, Math.trunc(update.lastCode), update.lastReason.slice(0, LAST_REASON_MAX_LENGTH),
-      update.status === undefined ? 0 : 1, update.status ?? 0,
-      registered ? 1 : 0, -age, registered ? Math.round(registered.grantedSeconds) - age : 0,
-      update.contacts === undefined ? 0 : 1, (update.contacts ?? '').slice(0, CONTACTS_MAX_LENGTH),
-    );
-    return i === 0
-      ? 'SELECT ? AS k, ? AS code, ? AS reason, ? AS has_status, ? AS status, ? AS has_reg, ? AS reg_at, ? AS expiry_at, ? AS has_contacts, ? AS contacts'
-      : 'SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
-  });
-  const assignments = ['t.last_code = v.code', 't.last_reason = v.reason'];
-  if (anyStatus) assignments.push('t.registration_status = IF(v.has_status, v.status, t.registration_status)');
-  if (anyRegistered) {
-    assignments.push(
-      't.last_registration = IF(v.has_reg, TIMESTAMPADD(SECOND, v.reg_at, NOW()), t.last_registration)',
-      't.expiry = IF(v.has_reg, TIMESTAMPADD(SECOND, v.expiry_at, NOW()), t.expiry)',
-    );
+  for (const { key, update } of rows) {
+    params.push(key.id);
+    pushUpdateValues(params, update, nowMs);
   }
-  if (anyContacts) assignments.push('t.contacts = IF(v.has_contacts, v.contacts, t.contacts)');
+  const names = columns.map((c) => c.column);
   return {
-    sql: `UPDATE ${quoteTableName(table)} AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.${column} = v.k SET ${assignments.join(', ')}`,
+    sql: `INSERT INTO ${quoteTableName(table)} (${keyColumnOf(first.key.type)}, ${names.join(', ')}) `
+      + `VALUES ${new Array<string>(rows.length).fill(tuple).join(', ')} `
+      + `ON DUPLICATE KEY UPDATE ${names.map((n) => `${n} = VALUES(${n})`).join(', ')}`,
     params,
   };
 }

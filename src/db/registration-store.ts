@@ -15,7 +15,7 @@ import { withConnectionRetry } from './connection-retry';
 import type { PendingWrite } from './pending-write';
 import type { DbPool } from './pool';
 import {
-  batchUpdateStatement, deleteStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateStatement, type SqlStatement,
+  deleteStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateShape, updateStatement, upsertStatement, type SqlStatement,
 } from './registration-statements';
 import type { RegistrationUpdate } from './registration-update';
 
@@ -90,27 +90,37 @@ export class RegistrationStore {
   }
 
   /**
-   * Applies several accounts' pending writes in ONE transaction: one commit (one log
-   * flush) instead of one per row is what lets thousands of replies per second through.
+   * Applies several accounts' pending writes in ONE transaction (one commit, one log
+   * flush, instead of one per row), or as one autocommit statement when that is all
+   * they need: what lets thousands of replies per second through.
    */
   applyAll(writes: readonly KeyedWrite[]): Promise<void> {
     return this.retried(`${writes.length} write(s)`, async () => {
       // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
       const sorted = [...writes].sort(byKey);
-      const groups: { group: KeyedWrite[]; batched: boolean }[] = [];
+      const steps: ((execute: Execute) => Promise<unknown>)[] = [];
+      let rowByRow = false;
       for (const type of ['peering', 'subscriber'] as const) {
         const group = sorted.filter((w) => w.key.type === type);
+        if (group.length === 0) continue;
         // Asked before taking a connection: asking while holding one could wait forever for a second.
-        if (group.length > 0) groups.push({ group, batched: group.length > 1 && (await this.keyIsUnique(type)) });
+        if (await this.keyIsUnique(type)) {
+          for (const build of this.batchedStatements(group)) steps.push((execute) => execute(build));
+        } else {
+          rowByRow = true;
+          for (const { key, write } of group) steps.push((execute) => this.applyWith(execute, key, write));
+        }
+      }
+      const [only] = steps;
+      if (steps.length === 1 && !rowByRow && only) {
+        await only(this.autocommit);
+        return;
       }
       const connection = await this.pool.getConnection();
       try {
         await connection.beginTransaction();
         const execute = executeOn(connection);
-        for (const { group, batched } of groups) {
-          if (batched) await this.applyGroup(execute, group);
-          else for (const { key, write } of group) await this.applyWith(execute, key, write);
-        }
+        for (const step of steps) await step(execute);
         await connection.commit();
       } catch (err) {
         // A connection that cannot even roll back is broken: do not pool it again.
@@ -122,22 +132,28 @@ export class RegistrationStore {
   }
 
   /**
-   * Many accounts in three statements at most, instead of two per account: the round
-   * trips, not the rows, are what limits the writer while SIP traffic keeps the event
-   * loop busy. Needs a unique key column: INSERT IGNORE of every key first (a no-op
-   * for existing rows), so the UPDATE finds every row. Same end state as the per-row
-   * path; deletes (rare) stay per row.
+   * Many accounts of one type in a few statements instead of two per account: the
+   * round trips, not the rows, are what limits the writer while SIP traffic keeps the
+   * event loop busy. Deletes (rare) go first, row by row; keys that only need a row
+   * get one INSERT IGNORE; updates go as one upsert per shape (at a mass start every
+   * row has the same shape), which also inserts missing rows. Needs a unique key
+   * column. Same end state as the row-by-row path.
    */
-  private async applyGroup(execute: Execute, group: readonly KeyedWrite[]): Promise<void> {
-    for (const { key, write } of group) if (write.remove) await this.removeWith(execute, key);
-    const needRow = group.filter(({ write }) => write.update || write.ensure).map(({ key }) => key);
-    if (needRow.length > 0) await execute(() => insertKeysIfMissingStatement(this.table, needRow));
-    const updates = group.flatMap(({ key, write }) => (write.update ? [{ key, update: write.update }] : []));
-    if (updates.length === 0) return;
-    const result = await execute(() => batchUpdateStatement(this.table, updates, this.now()));
-    if (result.affectedRows < updates.length) {
-      log.warn(`${updates.length - result.affectedRows} of ${updates.length} rows vanished from '${this.table}' during a batch update`);
+  private batchedStatements(group: readonly KeyedWrite[]): (() => SqlStatement)[] {
+    const statements: (() => SqlStatement)[] = [];
+    for (const { key, write } of group) if (write.remove) statements.push(() => deleteStatement(this.table, key));
+    const rowOnly = group.filter(({ write }) => write.ensure && !write.update).map(({ key }) => key);
+    if (rowOnly.length > 0) statements.push(() => insertKeysIfMissingStatement(this.table, rowOnly));
+    const byShape = new Map<number, { key: AccountKey; update: RegistrationUpdate }[]>();
+    for (const { key, write } of group) {
+      if (!write.update) continue;
+      const shape = updateShape(write.update);
+      const rows = byShape.get(shape);
+      if (rows) rows.push({ key, update: write.update });
+      else byShape.set(shape, [{ key, update: write.update }]);
     }
+    for (const rows of byShape.values()) statements.push(() => upsertStatement(this.table, rows, this.now()));
+    return statements;
   }
 
   /** Whether the key column has a one-column unique index (README schema: the primary key). */

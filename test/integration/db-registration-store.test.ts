@@ -242,6 +242,25 @@ describe('db: registration store', function () {
     assert.equal(rows[0]?.expiry, null);
   });
 
+  it('writes a batch whose rows have one shape as one autocommit statement, inserting missing rows', async () => {
+    await db.insert('registrations', [{ subscriber_id: 1, registration_status: 3, contacts: 'kept', last_reason: 'old' }]);
+    const counters = async (): Promise<Record<string, number>> => Object.fromEntries(
+      (await db.query<{ Variable_name: string; Value: string }>("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_begin', 'Com_insert', 'Com_update')"))
+        .map((r) => [r.Variable_name, Number(r.Value)]));
+    const before = await counters();
+    await store.applyAll([1, 2, 3, 4, 5].map((id) => ({
+      key: subscriber(id),
+      write: { remove: false, ensure: id > 1, update: { lastCode: 200, lastReason: 'OK', status: 2, registered: { grantedSeconds: 60 } }, queuedAtMs: 0 },
+    })));
+    const after = await counters();
+    assert.deepEqual({ begin: after.Com_begin - before.Com_begin, insert: after.Com_insert - before.Com_insert, update: after.Com_update - before.Com_update },
+      { begin: 0, insert: 1, update: 0 });
+    const rows = await db.query<RegistrationRow>('SELECT * FROM registrations ORDER BY subscriber_id');
+    assert.deepEqual(rows.map((r) => [r.subscriber_id, r.registration_status, r.last_code, r.contacts, r.expiry !== null]), [
+      [1, 2, 200, 'kept', true], [2, 2, 200, null, true], [3, 2, 200, null, true], [4, 2, 200, null, true], [5, 2, 200, null, true],
+    ]);
+  });
+
   it('does not retry statements the server rejects', async () => {
     const broken = new RegistrationStore(pool, 'no_such_table');
     const started = Date.now();

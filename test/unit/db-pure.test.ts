@@ -6,7 +6,7 @@ import { isTransientDbError } from '../../src/db/db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from '../../src/db/pending-write';
 import { dbPoolOptions } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
-import { LAST_REASON_MAX_LENGTH, quoteTableName, updateStatement } from '../../src/db/registration-statements';
+import { LAST_REASON_MAX_LENGTH, quoteTableName, updateShape, updateStatement, upsertStatement } from '../../src/db/registration-statements';
 import { mergeUpdates, type RegistrationUpdate } from '../../src/db/registration-update';
 
 const clockAt = (dbNow: string): DbClock => ({ dbNow, dbNowMs: parseDbDateTime(dbNow)!, monotonicMs: 0 });
@@ -82,6 +82,29 @@ describe('db: pure functions', () => {
     it('cuts an over-long reason to the column size', () => {
       const s = updateStatement('r', key, { lastCode: 500, lastReason: 'x'.repeat(1000) }, 0);
       assert.equal((s.params[1] as string).length, LAST_REASON_MAX_LENGTH);
+    });
+
+    it('upserts rows of one shape: their columns only, values in row order, time moved back per row', () => {
+      const ok = (atMs: number): RegistrationUpdate => ({ lastCode: 200, lastReason: 'OK', status: 2, registered: { grantedSeconds: 3600, atMs } });
+      const s = upsertStatement('registrations', [{ key, update: ok(1_000) }, { key: { type: 'subscriber', id: 7 }, update: ok(60_400) }], 61_400);
+      const tuple = '(?, ?, ?, ?, TIMESTAMPADD(SECOND, ?, NOW()), TIMESTAMPADD(SECOND, ?, NOW()))';
+      assert.equal(s.sql,
+        'INSERT INTO `registrations` (subscriber_id, last_code, last_reason, registration_status, last_registration, expiry) '
+        + `VALUES ${tuple}, ${tuple} ON DUPLICATE KEY UPDATE last_code = VALUES(last_code), last_reason = VALUES(last_reason), `
+        + 'registration_status = VALUES(registration_status), last_registration = VALUES(last_registration), expiry = VALUES(expiry)');
+      assert.deepEqual(s.params, [42, 200, 'OK', 2, -60, 3540, 7, 200, 'OK', 2, -1, 3599]);
+    });
+
+    it('tells update shapes apart by the optional columns they set', () => {
+      const shapes = [
+        { lastCode: 401, lastReason: 'x' },
+        { lastCode: 408, lastReason: 'x', status: 3 },
+        { lastCode: 200, lastReason: 'x', registered: { grantedSeconds: 1 } },
+        { lastCode: 200, lastReason: 'x', contacts: '' },
+        { lastCode: 200, lastReason: 'x', status: 2, registered: { grantedSeconds: 1 }, contacts: 'c' },
+      ].map((u) => updateShape(u as RegistrationUpdate));
+      assert.equal(new Set(shapes).size, shapes.length);
+      assert.equal(updateShape({ lastCode: 500, lastReason: 'other' }), shapes[0]);
     });
 
     it('quotes table names', () => {

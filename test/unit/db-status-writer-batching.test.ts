@@ -32,7 +32,7 @@ const ok = { lastCode: 200, lastReason: 'OK' };
 describe('StatusWriter batching', () => {
   it('writes a lone record at once, and what arrives during its round trip together in the next batch', async () => {
     const target = new HeldTarget();
-    const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10 });
+    const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10, lingerMs: 0 });
     writer.update(subscriber(1), ok);
     await turn();
     assert.deepEqual(target.batches, [[1]]);
@@ -45,6 +45,30 @@ describe('StatusWriter batching', () => {
     await turn();
     await turn();
     assert.deepEqual(target.batches, [[1], [2, 3, 4, 5, 6]]);
+    target.release();
+    assert.equal(await writer.flush(1000), true);
+  });
+
+  it('starts a batch short of full no sooner than lingerMs after the previous short one; a full one at once', async () => {
+    const target = new HeldTarget();
+    const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10, lingerMs: 200 });
+    writer.update(subscriber(1), ok);
+    await turn();
+    assert.deepEqual(target.batches, [[1]], 'an idle writer writes a lone record at once');
+    writer.update(subscriber(2), ok);
+    await turn();
+    target.release();
+    await turn();
+    await turn();
+    assert.deepEqual(target.batches, [[1]], 'a short batch waits while the previous one is younger than lingerMs');
+    for (let id = 3; id <= 12; id++) writer.update(subscriber(id), ok);
+    await turn();
+    assert.deepEqual(target.batches, [[1], [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]], 'a full batch goes at once');
+    target.release();
+    const waitedFrom = performance.now();
+    for (let polls = 0; polls < 100 && target.batches.length < 3; polls++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(target.batches, [[1], [2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [12]]);
+    assert.ok(performance.now() - waitedFrom > 100, 'the last short batch waited for the linger time');
     target.release();
     assert.equal(await writer.flush(1000), true);
   });
