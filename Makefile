@@ -7,7 +7,7 @@ DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester 
 BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc
+.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db
 
 all: build
 
@@ -83,6 +83,12 @@ bench-sip: system-deps test-build
 # ("XML-RPC provisioning"). Tune it: make bench-rpc BENCH_RPC_ARGS="--rate 500 --seconds 10".
 bench-rpc: system-deps test-build
 	node build/bench/xmlrpc-create.js $(BENCH_RPC_ARGS)
+
+# The status write path alone (StatusWriter over RegistrationStore on the local
+# MariaDB) at a mass start's reply rate; results go to doc/benchmarks.md ("Status
+# writes"). Tune it: make bench-db BENCH_DB_ARGS="--accounts 50000 --rate 5000".
+bench-db: test-build
+	node build/bench/status-writes.js $(BENCH_DB_ARGS)
 
 clean:
 	rm -rf dist build

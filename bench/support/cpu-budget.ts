@@ -85,6 +85,11 @@ function summedCpuSeconds(pids: readonly number[]): number {
 
 const DATABASE_COMMANDS = ['mariadbd', 'mysqld'];
 
+/** CPU seconds the local database server has used so far. */
+export function databaseServerCpuSeconds(): number {
+  return summedCpuSeconds(processTable(DATABASE_COMMANDS).named);
+}
+
 /** Starts measuring at once; `stop()` gives the phase's budget. */
 export class CpuBudgetMeter {
   private readonly start: Snapshot;
