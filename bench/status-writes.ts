@@ -4,10 +4,11 @@
  * steady rate (a 2xx for every account: ACTIVE, last_registration, expiry). Two
  * phases on the same accounts: rows missing (the first start) and rows present (a
  * refresh). Per phase: time until everything is stored, this process's CPU and the
- * database server's CPU per record, and statements per record.
+ * database server's CPU per record, and statements per record. --schema sipwise uses
+ * sql/schema-sipwise.sql, whose AUTO_INCREMENT id makes the writer update first.
  *
  *   make bench-db
- *   node build/bench/status-writes.js [--accounts 100000] [--rate 10000]
+ *   node build/bench/status-writes.js [--accounts 100000] [--rate 10000] [--schema readme|sipwise]
  */
 import { createDbPool } from '../src/db/pool';
 import { RegistrationStatus } from '../src/db/registration-status';
@@ -24,17 +25,18 @@ import { sleep } from './support/time';
 interface Options {
   accounts: number;
   rate: number;
+  schema: 'readme' | 'sipwise';
 }
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { accounts: 100_000, rate: 10_000 };
+  const options: Options = { accounts: 100_000, rate: 10_000, schema: 'readme' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]?.replace(/^--/, '');
-    const value = Number(argv[i + 1]);
-    if ((key !== 'accounts' && key !== 'rate') || !(Number.isInteger(value) && value > 0)) {
-      throw new Error(`usage: status-writes [--accounts N] [--rate N] (got ${argv.slice(i, i + 2).join(' ')})`);
-    }
-    options[key] = value;
+    const text = argv[i + 1] ?? '';
+    const value = Number(text);
+    if (key === 'schema' && (text === 'readme' || text === 'sipwise')) options.schema = text;
+    else if ((key === 'accounts' || key === 'rate') && Number.isInteger(value) && value > 0) options[key] = value;
+    else throw new Error(`usage: status-writes [--accounts N] [--rate N] [--schema readme|sipwise] (got ${argv.slice(i, i + 2).join(' ')})`);
   }
   return options;
 }
@@ -89,7 +91,7 @@ async function phase(name: string, writer: StatusWriter, options: Options): Prom
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const db = await createTestDatabase({ schema: 'readme' });
+  const db = await createTestDatabase({ schema: options.schema });
   const pool = createDbPool(db.config);
   try {
     const writer = new StatusWriter(new RegistrationStore(pool, 'registrations'));
@@ -98,13 +100,13 @@ async function main(): Promise<void> {
       await phase('rows present (refresh)', writer, options),
     ];
     writer.close();
-    const header = ['phase', 'records', 'offered/s', 'stored after (s)', 'node CPU (µs/record)', 'MariaDB CPU (µs/record)', 'write statements/record', 'queries/record', 'max latency (ms)'];
+    const header = ['schema', 'phase', 'records', 'offered/s', 'stored after (s)', 'node CPU (µs/record)', 'MariaDB CPU (µs/record)', 'write statements/record', 'queries/record', 'max latency (ms)'];
     const rows = results.map((r) => [
-      r.phase, formatNumber(r.written), formatNumber(options.rate), formatNumber(r.wallSeconds, 2), formatNumber(r.nodeMicrosPerRecord, 1),
+      options.schema, r.phase, formatNumber(r.written), formatNumber(options.rate), formatNumber(r.wallSeconds, 2), formatNumber(r.nodeMicrosPerRecord, 1),
       formatNumber(r.databaseMicrosPerRecord, 1), formatNumber(r.statementsPerRecord, 3), formatNumber(r.questionsPerRecord, 3), formatNumber(r.latencyMaxMs),
     ]);
     process.stdout.write(`${markdownTable(header, rows)}\n`);
-    const file = resultsPath('status-writes.json');
+    const file = resultsPath(`status-writes-${options.schema}.json`);
     writeJson(file, { machine: describeMachine(), options, results });
     process.stdout.write(`results: ${file}\n`);
   } finally {

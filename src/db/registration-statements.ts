@@ -131,3 +131,41 @@ export function upsertStatement(
     params,
   };
 }
+
+/**
+ * One UPDATE for many accounts of one type whose updates have the same shape: the
+ * values travel as a parameterised derived table joined on the key. For tables where
+ * an insert attempt is not free (an AUTO_INCREMENT column gives away an id for every
+ * row an upsert or INSERT IGNORE names, even one that exists), so rows are updated
+ * first and only the missing ones inserted.
+ */
+export function batchUpdateStatement(
+  table: string,
+  rows: readonly { key: AccountKey; update: RegistrationUpdate }[],
+  nowMs: number,
+): SqlStatement {
+  const first = rows[0] as { key: AccountKey; update: RegistrationUpdate };
+  const columns = updateColumns(updateShape(first.update));
+  const params: (string | number)[] = [];
+  for (const { key, update } of rows) {
+    params.push(key.id);
+    pushUpdateValues(params, update, nowMs);
+  }
+  const firstRow = `SELECT ? AS k, ${columns.map((_, i) => `? AS v${i}`).join(', ')}`;
+  const nextRow = `SELECT ?, ${columns.map(() => '?').join(', ')}`;
+  const values = [firstRow, ...new Array<string>(rows.length - 1).fill(nextRow)].join(' UNION ALL ');
+  const assignments = columns.map((c, i) => `t.${c.column} = ${c.placeholder.replace('?', `v.v${i}`)}`);
+  return {
+    sql: `UPDATE ${quoteTableName(table)} AS t JOIN (${values}) AS v ON t.${keyColumnOf(first.key.type)} = v.k SET ${assignments.join(', ')}`,
+    params,
+  };
+}
+
+/** Which of `keys` (all of one type) have a row: column `k` of the result. */
+export function existingKeysStatement(table: string, keys: readonly AccountKey[]): SqlStatement {
+  const column = keyColumnOf((keys[0] as AccountKey).type);
+  return {
+    sql: `SELECT ${column} AS k FROM ${quoteTableName(table)} WHERE ${column} IN (${keys.map(() => '?').join(', ')})`,
+    params: keys.map((k) => k.id),
+  };
+}

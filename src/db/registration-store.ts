@@ -15,7 +15,8 @@ import { withConnectionRetry } from './connection-retry';
 import type { PendingWrite } from './pending-write';
 import type { DbPool } from './pool';
 import {
-  deleteStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateShape, updateStatement, upsertStatement, type SqlStatement,
+  batchUpdateStatement, deleteStatement, existingKeysStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateShape,
+  updateStatement, upsertStatement, type SqlStatement,
 } from './registration-statements';
 import type { RegistrationUpdate } from './registration-update';
 
@@ -34,7 +35,13 @@ export interface RegistrationStoreOptions {
 }
 
 /** Runs one statement, built at the moment it runs (its time compensation counts until then). */
-type Execute = (build: () => SqlStatement) => Promise<ResultSetHeader>;
+type Execute = <T extends ResultSetHeader | RowDataPacket[] = ResultSetHeader>(build: () => SqlStatement) => Promise<T>;
+
+/** One step of a batch: a statement, or a few that depend on each other's results. */
+type Step = (execute: Execute) => Promise<unknown>;
+
+/** Accounts of one type whose updates set the same columns. */
+type ShapeRows = { key: AccountKey; update: RegistrationUpdate }[];
 
 const log = logger('db');
 
@@ -49,9 +56,9 @@ function byKey(a: KeyedWrite, b: KeyedWrite): number {
  * (29 MB at 100 000 accounts, measured with a heap snapshot).
  */
 function executeOn(db: Pick<mysql.Connection, 'query'>): Execute {
-  return async (build) => {
+  return async <T extends ResultSetHeader | RowDataPacket[]>(build: () => SqlStatement): Promise<T> => {
     const { sql, params } = build();
-    const [result] = await db.query<ResultSetHeader>(sql, params);
+    const [result] = await db.query<T>(sql, params);
     return result;
   };
 }
@@ -59,7 +66,8 @@ function executeOn(db: Pick<mysql.Connection, 'query'>): Execute {
 export class RegistrationStore {
   private readonly now: () => number;
   private readonly autocommit: Execute;
-  private readonly uniqueKeys = new Map<AccountType, Promise<boolean>>();
+  /** What information_schema said about the table, by question. */
+  private readonly tableFacts = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly pool: DbPool,
@@ -98,14 +106,14 @@ export class RegistrationStore {
     return this.retried(`${writes.length} write(s)`, async () => {
       // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
       const sorted = [...writes].sort(byKey);
-      const steps: ((execute: Execute) => Promise<unknown>)[] = [];
+      const steps: Step[] = [];
       let rowByRow = false;
       for (const type of ['peering', 'subscriber'] as const) {
         const group = sorted.filter((w) => w.key.type === type);
         if (group.length === 0) continue;
         // Asked before taking a connection: asking while holding one could wait forever for a second.
         if (await this.keyIsUnique(type)) {
-          for (const build of this.batchedStatements(group)) steps.push((execute) => execute(build));
+          steps.push(...this.batchedSteps(group, await this.hasAutoIncrement()));
         } else {
           rowByRow = true;
           for (const { key, write } of group) steps.push((execute) => this.applyWith(execute, key, write));
@@ -135,16 +143,18 @@ export class RegistrationStore {
    * Many accounts of one type in a few statements instead of two per account: the
    * round trips, not the rows, are what limits the writer while SIP traffic keeps the
    * event loop busy. Deletes (rare) go first, row by row; keys that only need a row
-   * get one INSERT IGNORE; updates go as one upsert per shape (at a mass start every
-   * row has the same shape), which also inserts missing rows. Needs a unique key
-   * column. Same end state as the row-by-row path.
+   * get one INSERT IGNORE; updates go per shape (at a mass start every row has the
+   * same): one upsert, which also inserts missing rows, or, when the table has an
+   * AUTO_INCREMENT column, an UPDATE and then an upsert of the rows it did not find,
+   * so that refreshing existing rows spends no ids. Needs a unique key column. Same
+   * end state as the row-by-row path.
    */
-  private batchedStatements(group: readonly KeyedWrite[]): (() => SqlStatement)[] {
-    const statements: (() => SqlStatement)[] = [];
-    for (const { key, write } of group) if (write.remove) statements.push(() => deleteStatement(this.table, key));
+  private batchedSteps(group: readonly KeyedWrite[], autoIncrement: boolean): Step[] {
+    const steps: Step[] = [];
+    for (const { key, write } of group) if (write.remove) steps.push((execute) => execute(() => deleteStatement(this.table, key)));
     const rowOnly = group.filter(({ write }) => write.ensure && !write.update).map(({ key }) => key);
-    if (rowOnly.length > 0) statements.push(() => insertKeysIfMissingStatement(this.table, rowOnly));
-    const byShape = new Map<number, { key: AccountKey; update: RegistrationUpdate }[]>();
+    if (rowOnly.length > 0) steps.push((execute) => execute(() => insertKeysIfMissingStatement(this.table, rowOnly)));
+    const byShape = new Map<number, ShapeRows>();
     for (const { key, write } of group) {
       if (!write.update) continue;
       const shape = updateShape(write.update);
@@ -152,28 +162,55 @@ export class RegistrationStore {
       if (rows) rows.push({ key, update: write.update });
       else byShape.set(shape, [{ key, update: write.update }]);
     }
-    for (const rows of byShape.values()) statements.push(() => upsertStatement(this.table, rows, this.now()));
-    return statements;
+    for (const rows of byShape.values()) {
+      steps.push(autoIncrement
+        ? (execute) => this.updateThenInsertMissing(execute, rows)
+        : (execute) => execute(() => upsertStatement(this.table, rows, this.now())));
+    }
+    return steps;
+  }
+
+  private async updateThenInsertMissing(execute: Execute, rows: ShapeRows): Promise<void> {
+    const updated = await execute(() => batchUpdateStatement(this.table, rows, this.now()));
+    if (updated.affectedRows >= rows.length) return; // matched rows (FOUND_ROWS)
+    const found = await execute<RowDataPacket[]>(() => existingKeysStatement(this.table, rows.map((r) => r.key)));
+    const existing = new Set(found.map((row) => Number(row.k)));
+    const missing = rows.filter((r) => !existing.has(r.key.id));
+    if (missing.length > 0) await execute(() => upsertStatement(this.table, missing, this.now()));
   }
 
   /** Whether the key column has a one-column unique index (README schema: the primary key). */
   private keyIsUnique(type: AccountType): Promise<boolean> {
-    let known = this.uniqueKeys.get(type);
+    return this.tableFact(`unique ${type}`, async (schema, table) => {
+      const [rows] = await this.pool.execute<RowDataPacket[]>(
+        'SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) ' +
+          'AND TABLE_NAME = ? AND NON_UNIQUE = 0 GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = ?',
+        [schema, table, keyColumnOf(type)],
+      );
+      if (rows.length === 0) log.info(`'${this.table}' has no unique index on ${keyColumnOf(type)}: writing row by row`);
+      return rows.length > 0;
+    });
+  }
+
+  /** Whether the table has an AUTO_INCREMENT column (the sipwise schema's surrogate id). */
+  private hasAutoIncrement(): Promise<boolean> {
+    return this.tableFact('auto_increment', async (schema, table) => {
+      const [rows] = await this.pool.execute<RowDataPacket[]>(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
+        [schema, table],
+      );
+      return rows.length > 0;
+    });
+  }
+
+  /** Asks information_schema once per question; a failed look-up is asked again next time rather than remembered. */
+  private tableFact(question: string, ask: (schema: string | null, table: string) => Promise<boolean>): Promise<boolean> {
+    let known = this.tableFacts.get(question);
     if (!known) {
       const [schema, table] = this.table.includes('.') ? this.table.split('.') : [null, this.table];
-      known = this.pool
-        .execute<RowDataPacket[]>(
-          'SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) ' +
-            'AND TABLE_NAME = ? AND NON_UNIQUE = 0 GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = ?',
-          [schema ?? null, table ?? '', keyColumnOf(type)],
-        )
-        .then(([rows]) => {
-          if (rows.length === 0) log.info(`'${this.table}' has no unique index on ${keyColumnOf(type)}: writing row by row`);
-          return rows.length > 0;
-        });
-      // A failed look-up is asked again next time rather than remembered.
-      known.catch(() => this.uniqueKeys.delete(type));
-      this.uniqueKeys.set(type, known);
+      known = ask(schema ?? null, table ?? '');
+      known.catch(() => this.tableFacts.delete(question));
+      this.tableFacts.set(question, known);
     }
     return known;
   }

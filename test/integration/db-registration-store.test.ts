@@ -261,6 +261,37 @@ describe('db: registration store', function () {
     ]);
   });
 
+  it('spends AUTO_INCREMENT ids only on new rows when batches refresh existing ones (sipwise schema)', async () => {
+    // An upsert or INSERT IGNORE gives away an id for every row it names, existing or
+    // not: 100 000 accounts refreshed every 30 minutes would use up an unsigned int id in ~2.5 years.
+    const sipwise = await createTestDatabase({ schema: 'sipwise' });
+    const sipwisePool = createDbPool(sipwise.config);
+    try {
+      const sipwiseStore = new RegistrationStore(sipwisePool, 'registrations');
+      const nextId = async (): Promise<number> => Number((await sipwise.query<{ a: number }>(
+        "SELECT AUTO_INCREMENT AS a FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'registrations'", [sipwise.name]))[0]?.a);
+      const batch = (ids: number[], code: number) => ids.map((id) => ({
+        key: id > 0 ? subscriber(id) : { type: 'peering' as const, id: -id },
+        write: { remove: false, ensure: false, update: { lastCode: code, lastReason: 'OK', status: 2, registered: { grantedSeconds: 60 } }, queuedAtMs: 0 },
+      }));
+      await sipwiseStore.applyAll(batch([1, 2, 3, -1], 200));
+      const afterFirst = await nextId();
+      await sipwiseStore.applyAll(batch([1, 2, 3, -1], 201));
+      await sipwiseStore.applyAll(batch([1, 2, 3, -1], 202));
+      assert.equal(await nextId(), afterFirst, 'refreshing existing rows spent ids');
+      await sipwiseStore.applyAll(batch([2, 4, 3, 5, -1, -2], 203));
+      assert.ok(await nextId() - afterFirst <= 3, 'more ids than new rows');
+      const rows = await sipwise.query<{ subscriber_id: number | null; peer_host_id: number | null; last_code: number }>(
+        'SELECT subscriber_id, peer_host_id, last_code FROM registrations ORDER BY subscriber_id, peer_host_id');
+      assert.deepEqual(rows.map((r) => [r.subscriber_id, r.peer_host_id, r.last_code]), [
+        [null, 1, 203], [null, 2, 203], [1, null, 202], [2, null, 203], [3, null, 203], [4, null, 203], [5, null, 203],
+      ]);
+    } finally {
+      await sipwisePool.end();
+      await sipwise.drop();
+    }
+  });
+
   it('does not retry statements the server rejects', async () => {
     const broken = new RegistrationStore(pool, 'no_such_table');
     const started = Date.now();

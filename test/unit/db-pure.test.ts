@@ -6,7 +6,9 @@ import { isTransientDbError } from '../../src/db/db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from '../../src/db/pending-write';
 import { dbPoolOptions } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
-import { LAST_REASON_MAX_LENGTH, quoteTableName, updateShape, updateStatement, upsertStatement } from '../../src/db/registration-statements';
+import {
+  LAST_REASON_MAX_LENGTH, batchUpdateStatement, existingKeysStatement, quoteTableName, updateShape, updateStatement, upsertStatement,
+} from '../../src/db/registration-statements';
 import { mergeUpdates, type RegistrationUpdate } from '../../src/db/registration-update';
 
 const clockAt = (dbNow: string): DbClock => ({ dbNow, dbNowMs: parseDbDateTime(dbNow)!, monotonicMs: 0 });
@@ -93,6 +95,21 @@ describe('db: pure functions', () => {
         + `VALUES ${tuple}, ${tuple} ON DUPLICATE KEY UPDATE last_code = VALUES(last_code), last_reason = VALUES(last_reason), `
         + 'registration_status = VALUES(registration_status), last_registration = VALUES(last_registration), expiry = VALUES(expiry)');
       assert.deepEqual(s.params, [42, 200, 'OK', 2, -60, 3540, 7, 200, 'OK', 2, -1, 3599]);
+    });
+
+    it('updates rows of one shape through a derived table of their values, and asks which keys exist', () => {
+      const rows = [
+        { key, update: { lastCode: 200, lastReason: 'OK', registered: { grantedSeconds: 60, atMs: 0 } } },
+        { key: { type: 'subscriber' as const, id: 7 }, update: { lastCode: 200, lastReason: 'OK', registered: { grantedSeconds: 60, atMs: 1_000 } } },
+      ];
+      const s = batchUpdateStatement('r', rows, 2_000);
+      assert.equal(s.sql, 'UPDATE `r` AS t JOIN (SELECT ? AS k, ? AS v0, ? AS v1, ? AS v2, ? AS v3 UNION ALL SELECT ?, ?, ?, ?, ?) AS v '
+        + 'ON t.subscriber_id = v.k SET t.last_code = v.v0, t.last_reason = v.v1, '
+        + 't.last_registration = TIMESTAMPADD(SECOND, v.v2, NOW()), t.expiry = TIMESTAMPADD(SECOND, v.v3, NOW())');
+      assert.deepEqual(s.params, [42, 200, 'OK', -2, 58, 7, 200, 'OK', -1, 59]);
+      const e = existingKeysStatement('r', [{ type: 'peering', id: 3 }, { type: 'peering', id: 9 }]);
+      assert.equal(e.sql, 'SELECT peer_host_id AS k FROM `r` WHERE peer_host_id IN (?, ?)');
+      assert.deepEqual(e.params, [3, 9]);
     });
 
     it('tells update shapes apart by the optional columns they set', () => {
