@@ -4,6 +4,7 @@
  * upgrade fix one, its "drachtio ..." assertion fails and the guard can go.
  */
 import assert from 'node:assert/strict';
+import Srf from 'drachtio-srf';
 import { DrachtioSipMessage } from '../../src/sip/message/drachtio';
 import { SipHeaders } from '../../src/sip/message/headers';
 import { parseSipMessage } from '../../src/sip/message/parse';
@@ -26,6 +27,10 @@ function parsed(text: string): SipResponse {
 }
 
 describe('SIP messages: what drachtio-srf gets wrong and our wrapper guards', () => {
+  it('uses the SipMessage class drachtio-srf exports, loaded from its own file', () => {
+    assert.equal(DrachtioSipMessage, (Srf as unknown as { SipMessage: unknown }).SipMessage);
+  });
+
   it('drachtio loses the branch of a Via with an IPv6 sent-by; parseVia keeps it', () => {
     const via = 'SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKv6;rport';
     const message = new DrachtioSipMessage(`${HEAD}Via: ${via}\r\n\r\n`) as unknown as {

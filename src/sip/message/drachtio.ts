@@ -1,13 +1,15 @@
 /**
  * The one place the SIP layer touches drachtio-srf: its `SipMessage` class, which
  * parses a message from text and serialises one back (`Srf.SipRequest` and
- * `Srf.SipResponse` are drachtio-server wrappers around the same class).
+ * `Srf.SipResponse` are drachtio-server wrappers around the same class). It is
+ * loaded from its own file, not through the package's main module
+ * (drachtio-sip-message.d.ts says why); `Srf.SipMessage` is the same class.
  *
  * drachtio's typings do not declare the static `SipMessage`, so its shape as we use
  * it is stated here. Known shortcomings are guarded in parse.ts / serialize.ts and
  * shown by test/unit/sip-message-drachtio.test.ts.
  */
-import Srf from 'drachtio-srf';
+import SipMessage from 'drachtio-srf/lib/sip-parser/message';
 
 /** drachtio's message: header names lower-cased (compact forms expanded), repeated rows joined by ','. */
 export interface DrachtioMessage {
@@ -35,4 +37,4 @@ interface DrachtioMessageClass {
   new (fields: DrachtioMessageFields): DrachtioMessage;
 }
 
-export const DrachtioSipMessage = (Srf as unknown as { SipMessage: DrachtioMessageClass }).SipMessage;
+export const DrachtioSipMessage = SipMessage as DrachtioMessageClass;
