@@ -93,6 +93,23 @@ export function updateStatement(table: string, key: AccountKey, update: Registra
   };
 }
 
+/** An account's update, for the statements that write many accounts of one shape. */
+export interface KeyedUpdate {
+  key: AccountKey;
+  update: RegistrationUpdate;
+}
+
+/** The columns of the rows' shape (that of the first row) and every row's key and values, in row order. */
+function shapedValues(rows: readonly KeyedUpdate[], nowMs: number): { first: KeyedUpdate; columns: UpdateColumn[]; params: (string | number)[] } {
+  const first = rows[0] as KeyedUpdate;
+  const params: (string | number)[] = [];
+  for (const { key, update } of rows) {
+    params.push(key.id);
+    pushUpdateValues(params, update, nowMs);
+  }
+  return { first, columns: updateColumns(updateShape(first.update)), params };
+}
+
 /** One multi-row INSERT IGNORE of keys (all of one account type). */
 export function insertKeysIfMissingStatement(table: string, keys: readonly AccountKey[]): SqlStatement {
   const column = keyColumnOf((keys[0] as AccountKey).type);
@@ -110,19 +127,9 @@ export function insertKeysIfMissingStatement(table: string, keys: readonly Accou
  * needs a unique key on the key column. VALUES(column) is the form MariaDB and MySQL
  * both accept (MySQL 8.0.20+ also has a row alias, which MariaDB lacks).
  */
-export function upsertStatement(
-  table: string,
-  rows: readonly { key: AccountKey; update: RegistrationUpdate }[],
-  nowMs: number,
-): SqlStatement {
-  const first = rows[0] as { key: AccountKey; update: RegistrationUpdate };
-  const columns = updateColumns(updateShape(first.update));
+export function upsertStatement(table: string, rows: readonly KeyedUpdate[], nowMs: number): SqlStatement {
+  const { first, columns, params } = shapedValues(rows, nowMs);
   const tuple = `(?, ${columns.map((c) => c.placeholder).join(', ')})`;
-  const params: (string | number)[] = [];
-  for (const { key, update } of rows) {
-    params.push(key.id);
-    pushUpdateValues(params, update, nowMs);
-  }
   const names = columns.map((c) => c.column);
   return {
     sql: `INSERT INTO ${quoteTableName(table)} (${keyColumnOf(first.key.type)}, ${names.join(', ')}) `
@@ -139,18 +146,8 @@ export function upsertStatement(
  * row an upsert or INSERT IGNORE names, even one that exists), so rows are updated
  * first and only the missing ones inserted.
  */
-export function batchUpdateStatement(
-  table: string,
-  rows: readonly { key: AccountKey; update: RegistrationUpdate }[],
-  nowMs: number,
-): SqlStatement {
-  const first = rows[0] as { key: AccountKey; update: RegistrationUpdate };
-  const columns = updateColumns(updateShape(first.update));
-  const params: (string | number)[] = [];
-  for (const { key, update } of rows) {
-    params.push(key.id);
-    pushUpdateValues(params, update, nowMs);
-  }
+export function batchUpdateStatement(table: string, rows: readonly KeyedUpdate[], nowMs: number): SqlStatement {
+  const { first, columns, params } = shapedValues(rows, nowMs);
   const firstRow = `SELECT ? AS k, ${columns.map((_, i) => `? AS v${i}`).join(', ')}`;
   const nextRow = `SELECT ?, ${columns.map(() => '?').join(', ')}`;
   const values = [firstRow, ...new Array<string>(rows.length - 1).fill(nextRow)].join(' UNION ALL ');

@@ -16,7 +16,7 @@ import type { PendingWrite } from './pending-write';
 import type { DbPool } from './pool';
 import {
   batchUpdateStatement, deleteStatement, existingKeysStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateShape,
-  updateStatement, upsertStatement, type SqlStatement,
+  updateStatement, upsertStatement, type KeyedUpdate, type SqlStatement,
 } from './registration-statements';
 import type { RegistrationUpdate } from './registration-update';
 
@@ -41,7 +41,7 @@ type Execute = <T extends ResultSetHeader | RowDataPacket[] = ResultSetHeader>(b
 type Step = (execute: Execute) => Promise<unknown>;
 
 /** Accounts of one type whose updates set the same columns. */
-type ShapeRows = { key: AccountKey; update: RegistrationUpdate }[];
+type ShapeRows = KeyedUpdate[];
 
 const log = logger('db');
 
