@@ -1,6 +1,6 @@
 /**
  * The registrations table as the operator sees it: how many rows are in each state,
- * and a 250 ms poll until every account is ACTIVE.
+ * and a poll (250 ms unless told) until every account is ACTIVE.
  */
 import type { TestDatabase } from '../../test/support/mariadb';
 import { sleep } from './time';
