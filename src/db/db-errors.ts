@@ -65,6 +65,16 @@ export function isLockConflict(err: unknown): boolean {
   return errno === 1205 || errno === 1213;
 }
 
+/**
+ * A text the column's character set cannot hold (ER_TRUNCATED_WRONG_VALUE_FOR_FIELD,
+ * "Incorrect string value", under strict SQL mode): e.g. a reason phrase with a
+ * character outside latin1 for a latin1 table.
+ */
+export function isUnstorableText(err: unknown): boolean {
+  const e = asDriverError(err);
+  return e.errno === 1366 && typeof e.sqlMessage === 'string' && e.sqlMessage.startsWith('Incorrect string value');
+}
+
 /** One line for the log: code and message. Driver errors never contain the password. */
 export function describeDbError(err: unknown): string {
   const e = asDriverError(err);

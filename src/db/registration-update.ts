@@ -37,3 +37,19 @@ export function mergeUpdates(older: RegistrationUpdate | undefined, newer: Regis
     registered: newer.registered ?? older.registered,
   };
 }
+
+/** Anything outside 7-bit ASCII. */
+const NON_ASCII = /[\u0080-\u{10ffff}]/gu;
+
+/**
+ * `update` with every character outside ASCII in its texts (reason, contacts)
+ * replaced by '?', or undefined when there is none: what is left of a text that the
+ * column's character set cannot hold (SEMS's README creates the table in latin1) is
+ * better stored than the whole status lost.
+ */
+export function withAsciiTexts(update: RegistrationUpdate): RegistrationUpdate | undefined {
+  const reason = update.lastReason.replace(NON_ASCII, '?');
+  const contacts = update.contacts?.replace(NON_ASCII, '?');
+  if (reason === update.lastReason && contacts === update.contacts) return undefined;
+  return { ...update, lastReason: reason, contacts };
+}

@@ -19,17 +19,19 @@
  *   server gone, lock timeout) goes back in front of its accounts' newer operations
  *   and is retried with exponential backoff; nothing is dropped. A record the
  *   database rejects as such (syntax, permission, unknown column, bad value) cannot
- *   succeed later: it is isolated from its batch, logged and counted as dropped.
+ *   succeed later: it is isolated from its batch, logged and counted as dropped;
+ *   but one whose only fault is a text its column's character set cannot hold is
+ *   stored with '?' for the non-ASCII characters, so that its status is kept.
  * - Time: a 2xx's last_registration/expiry are stamped with the moment of the
  *   reply, not of the write (registration-statements.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { logger } from '../log';
 import { accountKeyString, type AccountKey } from './account-key';
-import { describeDbError, isLockConflict, isTransientDbError } from './db-errors';
+import { describeDbError, isLockConflict, isTransientDbError, isUnstorableText } from './db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from './pending-write';
 import type { RegistrationStore } from './registration-store';
-import type { RegistrationUpdate } from './registration-update';
+import { withAsciiTexts, type RegistrationUpdate } from './registration-update';
 
 export type RegistrationWriteTarget = Pick<RegistrationStore, 'applyAll'>;
 
@@ -253,9 +255,14 @@ export class StatusWriter {
     }
   }
 
-  /** After a rejected batch: find the record(s) the database rejects, store the rest. */
+  /**
+   * After a rejected batch: find the record(s) the database rejects, store the rest.
+   * A record whose text the column cannot hold goes again with its texts cut down
+   * to ASCII rather than be lost with its status.
+   */
   private async storeOneByOne(batch: QueuedWrite[]): Promise<void> {
-    for (const [index, queued] of batch.entries()) {
+    for (let index = 0; index < batch.length; index++) {
+      const queued = batch[index] as QueuedWrite;
       try {
         await this.target.applyAll([queued]);
         this.onStored(queued.write);
@@ -264,6 +271,13 @@ export class StatusWriter {
         if (isTransientDbError(err)) {
           this.retryLater(batch.slice(index), err);
           return;
+        }
+        const ascii = isUnstorableText(err) && queued.write.update ? withAsciiTexts(queued.write.update) : undefined;
+        if (ascii) {
+          log.warn(`registration status of ${queued.key.type} ${queued.key.id}: ${describeDbError(err)}; storing it with '?' for non-ASCII characters`);
+          batch[index] = { ...queued, write: { ...queued.write, update: ascii } };
+          index--; // the same record again, now in ASCII
+          continue;
         }
         this.drop(queued, err);
       }

@@ -234,6 +234,35 @@ describe('db: status writer', function () {
     assert.ok(stored.every((r) => r.subscriber_id !== 13 && r.last_code === 200));
   });
 
+  it('writes into the table as SEMS\'s README creates it (MyISAM, latin1), keeping a status whose text latin1 cannot hold', async () => {
+    await db.query('DROP TABLE registrations');
+    await db.query(`CREATE TABLE IF NOT EXISTS \`registrations\` (
+      \`subscriber_id\` int(11) NOT NULL,
+      \`registration_status\` tinyint(1) NOT NULL DEFAULT '0',
+      \`last_registration\` datetime,
+      \`expiry\` datetime,
+      \`last_code\` smallint(2),
+      \`last_reason\` varchar(256),
+      \`contacts\` varchar(512),
+      PRIMARY KEY (\`subscriber_id\`)
+    ) ENGINE=MyISAM DEFAULT CHARSET=latin1`);
+    pool = createDbPool(db.config);
+    writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 1 });
+    writer.update(subscriber(1), { lastCode: 403, lastReason: 'Verboten \u2603 \u7981\u6b62', status: RegistrationStatus.Failed });
+    writer.update(subscriber(2), {
+      lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, registered: { grantedSeconds: 60 }, contacts: '"J\u00fcrgen \u{1F600}" <sip:j@h>',
+    });
+    writer.update(subscriber(3), { lastCode: 200, lastReason: '\u00c7a va', status: RegistrationStatus.Active, registered: { grantedSeconds: 60 } });
+    assert.equal(await writer.flush(5000), true);
+    const stored = await rows();
+    assert.deepEqual(stored.map((r) => [r.subscriber_id, r.registration_status, r.last_code, r.last_reason, r.contacts, r.expiry !== null]), [
+      [1, 3, 403, 'Verboten ? ??', null, false],
+      [2, 2, 200, 'OK', '"J?rgen ?" <sip:j@h>', true],
+      [3, 2, 200, '\u00c7a va', null, true], // latin1 holds it: written as it is
+    ]);
+    assert.deepEqual([writer.stats().written, writer.stats().dropped], [3, 0]);
+  });
+
   it('drops and counts writes the database rejects, without retrying them', async () => {
     pool = createDbPool(db.config);
     writer = new StatusWriter(new RegistrationStore(pool, 'no_such_table'), { retryDelayMs: FAST_RETRY });

@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { locateAccountColumns, toAccountRow, AccountQueryError, type AccountQuery } from '../../src/db/account-row';
 import { parseDbDateTime, secondsFromDbNow, type DbClock } from '../../src/db/db-clock';
-import { isTransientDbError } from '../../src/db/db-errors';
+import { isTransientDbError, isUnstorableText } from '../../src/db/db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from '../../src/db/pending-write';
 import { dbPoolOptions } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import {
   LAST_REASON_MAX_LENGTH, batchUpdateStatement, existingKeysStatement, quoteTableName, updateShape, updateStatement, upsertStatement,
 } from '../../src/db/registration-statements';
-import { mergeUpdates, type RegistrationUpdate } from '../../src/db/registration-update';
+import { mergeUpdates, withAsciiTexts, type RegistrationUpdate } from '../../src/db/registration-update';
 
 const clockAt = (dbNow: string): DbClock => ({ dbNow, dbNowMs: parseDbDateTime(dbNow)!, monotonicMs: 0 });
 
@@ -127,6 +127,22 @@ describe('db: pure functions', () => {
     it('quotes table names', () => {
       assert.equal(quoteTableName('a.b'), '`a`.`b`');
       assert.equal(quoteTableName('we`ird'), '`we``ird`');
+    });
+  });
+
+  describe('texts a column cannot hold', () => {
+    it('replaces every non-ASCII character of reason and contacts by one ?, and says when there is none', () => {
+      assert.deepEqual(withAsciiTexts({ lastCode: 403, lastReason: 'Verboten \u2603', status: 3, contacts: '<sip:\u00fc@h>;x=\u{1F600}' }),
+        { lastCode: 403, lastReason: 'Verboten ?', status: 3, contacts: '<sip:?@h>;x=?' });
+      assert.equal(withAsciiTexts({ lastCode: 200, lastReason: 'OK', contacts: '<sip:a@h>' }), undefined);
+    });
+
+    it('recognises the server refusing a string for its character set, and nothing else', () => {
+      const refused = { errno: 1366, sqlMessage: "Incorrect string value: '\\xE2\\x98\\x83' for column `registrations`.`last_reason` at row 1" };
+      assert.equal(isUnstorableText(refused), true);
+      assert.equal(isUnstorableText({ errno: 1366, sqlMessage: "Incorrect integer value: 'x' for column `last_code` at row 1" }), false);
+      assert.equal(isUnstorableText({ errno: 1264, sqlMessage: 'Out of range value' }), false);
+      assert.equal(isUnstorableText(new Error('Incorrect string value')), false);
     });
   });
 
