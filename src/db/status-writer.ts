@@ -193,8 +193,8 @@ export class StatusWriter {
   private pump(): void {
     while (!this.closed && !this.retryTimer && this.batchesInFlight < this.concurrency) {
       // A second batch in parallel only for a backlog: otherwise what arrives during
-      // one batch's round trip goes together in the next, instead of a transaction
-      // (four round trips) per record at a steady reply rate.
+      // one batch's round trip goes together in the next, instead of a statement per
+      // record at a steady reply rate.
       if (this.queued.size === 0 || (this.batchesInFlight > 0 && this.queued.size < this.batchLimit)) return;
       if (this.queued.size < this.batchLimit && this.lingering()) return;
       const batch = this.takeBatch();
