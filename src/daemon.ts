@@ -67,6 +67,7 @@ export class Daemon {
     this.client = client;
 
     const store = new RegistrationStore(this.pool, ac.registrationsTable);
+    const saveContacts = ac.saveContacts && (await contactsColumnPresent(store, ac.registrationsTable));
     this.writer = new StatusWriter(store);
     const load = new RefreshLoad();
     const timers = new TimerQueue<AccountKey>(systemClock, { observer: load, describeKey: describeAccountKey });
@@ -80,7 +81,7 @@ export class Daemon {
           outboundProxy: ac.outboundProxy || sems.outboundProxy,
         },
         policy: {
-          saveContacts: ac.saveContacts,
+          saveContacts,
           saveAuthReplies: ac.saveAuthReplies,
           deleteRemovedRegistrations: ac.deleteRemovedRegistrations,
           deleteFailedDeregistrations: ac.deleteFailedDeregistrations,
@@ -166,4 +167,15 @@ async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
 
 function hostport(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * save_contacts=yes (the default) needs a contacts column. Tables made for SEMS
+ * versions before it lack one, and every 2xx status write would then fail: the
+ * Contact sets are left out instead, once said. A failed look-up keeps the setting.
+ */
+async function contactsColumnPresent(store: RegistrationStore, table: string): Promise<boolean> {
+  const present = await store.hasColumn('contacts').catch(() => true);
+  if (!present) log.warn(`'${table}' has no contacts column: Contact sets of 2xx replies are not stored (save_contacts=yes)`);
+  return present;
 }

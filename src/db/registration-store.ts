@@ -192,6 +192,17 @@ export class RegistrationStore {
     });
   }
 
+  /** Whether the table has `column` (e.g. the optional contacts). */
+  hasColumn(column: string): Promise<boolean> {
+    return this.tableFact(`column ${column}`, async (schema, table) => {
+      const [rows] = await this.pool.execute<RowDataPacket[]>(
+        'SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?',
+        [schema, table, column],
+      );
+      return rows.length > 0;
+    });
+  }
+
   /** Whether the table has an AUTO_INCREMENT column (the sipwise schema's surrogate id). */
   private hasAutoIncrement(): Promise<boolean> {
     return this.tableFact('auto_increment', async (schema, table) => {

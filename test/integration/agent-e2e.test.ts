@@ -62,6 +62,19 @@ describe('daemon end to end (MariaDB + Kamailio)', function () {
     }
   });
 
+  it('stores statuses in a table without the contacts column (older SEMS schema) with save_contacts left at yes', async () => {
+    await db.query('ALTER TABLE registrations DROP COLUMN contacts');
+    const realm = kam.hostPort('udp');
+    await db.insert('subscribers', [{ subscriber_id: 1, user: 'alice', pass: 'alice-pw', realm, contact: '' }]);
+    daemon = await startDaemon({ db: db.config, agent: { expires: '600' } });
+    await daemon.waitForLog(/'registrations' has no contacts column: Contact sets of 2xx replies are not stored \(save_contacts=yes\)/);
+    const [row] = await waitFor('ACTIVE', () => db.query<{ registration_status: number; last_code: number | null; expiry: string | null }>(
+      'SELECT registration_status, last_code, expiry FROM registrations WHERE subscriber_id = 1'), (r) => r[0]?.registration_status === 2);
+    assert.equal(row?.last_code, 200);
+    assert.ok(row?.expiry);
+    assert.doesNotMatch(daemon.log(), /not stored: /);
+  });
+
   it('createRegistration over XML-RPC → ACTIVE; removeRegistration → row deleted, binding gone', async () => {
     daemon = await startDaemon({ db: db.config });
     await daemon.waitForLog(/running/);
