@@ -55,8 +55,16 @@ export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions 
     // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
     // and concurrent status batches then deadlock on the inserts that follow.
     // The event hands over the callback connection, whatever the promise typings say.
-    (connection as unknown as CoreConnection).query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => {
+    const core = connection as unknown as CoreConnection;
+    core.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => {
       if (err) log.warn(`cannot set READ COMMITTED on connection ${connection.threadId}: ${describeDbError(err)}`);
+    });
+    // mysql2 escapes quotes in values with a backslash. A server running with
+    // NO_BACKSLASH_ESCAPES would read that backslash as a character and end the string
+    // early, so a registrar's reason phrase could rewrite the statement: this session
+    // drops the mode (the server tidies the leftover comma).
+    core.query("SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')", (err) => {
+      if (err) log.error(`cannot clear NO_BACKSLASH_ESCAPES on connection ${connection.threadId}: ${describeDbError(err)}`);
     });
   });
   return pool;

@@ -116,6 +116,34 @@ describe('db: registration store', function () {
     assert.equal((await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM registrations'))[0].n, reasons.length);
   });
 
+  it('stores hostile values verbatim when the server runs with NO_BACKSLASH_ESCAPES', async () => {
+    // mysql2 escapes a quote as \\' ; in that mode the server would end the string at
+    // the backslash, and this reason phrase would set another account's status.
+    await db.insert('registrations', [{ subscriber_id: 2, registration_status: 0, last_reason: 'untouched' }]);
+    const [[{ mode }]] = await db.root.query<(mysql.RowDataPacket & { mode: string })[]>('SELECT @@GLOBAL.sql_mode AS mode');
+    const hostile = "x\\', registration_status = 99 WHERE subscriber_id = 2 -- ";
+    let modePool: DbPool | undefined;
+    let outcome: string | undefined;
+    let sessionMode: string | undefined;
+    try {
+      await db.root.query("SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')");
+      modePool = createDbPool(db.config); // new connections start with the global mode
+      const modeStore = new RegistrationStore(modePool, 'registrations');
+      await modeStore.applyAll([{ key: subscriber(1), write: { remove: false, ensure: false, update: { lastCode: 403, lastReason: hostile }, queuedAtMs: 0 } }]);
+      outcome = await modeStore.update(subscriber(3), { lastCode: 404, lastReason: hostile });
+      const [[current]] = await modePool.query<(mysql.RowDataPacket & { m: string })[]>('SELECT @@SESSION.sql_mode AS m');
+      sessionMode = current?.m;
+    } finally {
+      await db.root.query('SET GLOBAL sql_mode = ?', [mode]);
+      await modePool?.end();
+    }
+    assert.deepEqual([(await row(2))?.registration_status, (await row(2))?.last_reason], [0, 'untouched']);
+    assert.equal(outcome, 'inserted');
+    assert.equal((await row(1))?.last_reason, hostile);
+    assert.equal((await row(3))?.last_reason, hostile);
+    assert.doesNotMatch(sessionMode ?? '', /NO_BACKSLASH_ESCAPES/);
+  });
+
   it('keys peerings by peer_host_id in the same table (sipwise schema)', async () => {
     const sipwise = await createTestDatabase({ schema: 'sipwise' });
     const sipwisePool = createDbPool(sipwise.config);
