@@ -40,9 +40,6 @@ type Execute = <T extends ResultSetHeader | RowDataPacket[] = ResultSetHeader>(b
 /** One step of a batch: a statement, or a few that depend on each other's results. */
 type Step = (execute: Execute) => Promise<unknown>;
 
-/** Accounts of one type whose updates set the same columns. */
-type ShapeRows = KeyedUpdate[];
-
 const log = logger('db');
 
 function byKey(a: KeyedWrite, b: KeyedWrite): number {
@@ -151,10 +148,11 @@ export class RegistrationStore {
    */
   private batchedSteps(group: readonly KeyedWrite[], autoIncrement: boolean): Step[] {
     const steps: Step[] = [];
-    for (const { key, write } of group) if (write.remove) steps.push((execute) => execute(() => deleteStatement(this.table, key)));
+    for (const { key, write } of group) if (write.remove) steps.push((execute) => this.removeWith(execute, key));
     const rowOnly = group.filter(({ write }) => write.ensure && !write.update).map(({ key }) => key);
     if (rowOnly.length > 0) steps.push((execute) => execute(() => insertKeysIfMissingStatement(this.table, rowOnly)));
-    const byShape = new Map<number, ShapeRows>();
+    /** Accounts whose updates set the same columns. */
+    const byShape = new Map<number, KeyedUpdate[]>();
     for (const { key, write } of group) {
       if (!write.update) continue;
       const shape = updateShape(write.update);
@@ -170,7 +168,7 @@ export class RegistrationStore {
     return steps;
   }
 
-  private async updateThenInsertMissing(execute: Execute, rows: ShapeRows): Promise<void> {
+  private async updateThenInsertMissing(execute: Execute, rows: readonly KeyedUpdate[]): Promise<void> {
     const updated = await execute(() => batchUpdateStatement(this.table, rows, this.now()));
     if (updated.affectedRows >= rows.length) return; // matched rows (FOUND_ROWS)
     const found = await execute<RowDataPacket[]>(() => existingKeysStatement(this.table, rows.map((r) => r.key)));

@@ -60,6 +60,9 @@ export function parseParam(item: string): [string, string | null] | undefined {
   return [match[1].toLowerCase(), match[2] === undefined ? null : unquote(match[2].trim())];
 }
 
+/** V8 copies substrings shorter than this instead of slicing them (SlicedString::kMinLength). */
+const SLICE_MIN_LENGTH = 13;
+
 /**
  * A copy of `text` that does not keep a received message alive. V8 makes substrings
  * (every parsed header value) without copying, as views that pin their parent string:
@@ -67,9 +70,6 @@ export function parseParam(item: string): [string, string | null] | undefined {
  * keep the whole reply it came in (0.5 kB, up to 64 kB) alive, per account.
  */
 export function detached(text: string): string {
-  // V8 copies substrings shorter than 13 characters instead of slicing (SlicedString::kMinLength).
   if (text.length < SLICE_MIN_LENGTH) return text;
   return Buffer.from(text, 'utf8').toString('utf8');
 }
-
-const SLICE_MIN_LENGTH = 13;
