@@ -5,13 +5,13 @@
  * level is shared; a bound port fails the start; a dead thread is replaced.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AccountData, AccountType } from '../../src/agent/account';
 import type { RegistrationControl } from '../../src/agent/di-interface';
 import { ControlPlane } from '../../src/control-plane';
 import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/log';
 import { freePort } from '../support/ports';
+import { startPythonScript } from '../support/python-script';
 import { NetstringClient, jsonRpcConfig, methodCallXml, postXml, xmlRpcConfig } from '../support/rpc-fixtures';
 
 class RecordingEngine implements RegistrationControl {
@@ -46,7 +46,7 @@ function busyFor(ms: number): void {
 
 /** A Python xmlrpc.client that calls createRegistration when told "go" and prints how long it took. */
 function pythonCaller(port: number): { ready: Promise<void>; go: () => void; result: Promise<string> } {
-  const script = [
+  const script = startPythonScript([
     'import sys, time, xmlrpc.client',
     `p = xmlrpc.client.ServerProxy("http://127.0.0.1:${port}/")`,
     'print("READY", flush=True)',
@@ -54,17 +54,9 @@ function pythonCaller(port: number): { ready: Promise<void>; go: () => void; res
     't = time.monotonic()',
     'r = p.createRegistration(41, "alice", "secret", "example.org")',
     'print(r, round((time.monotonic() - t) * 1000), flush=True)',
-  ].join('\n');
-  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  const ready = new Promise<void>((resolve) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('READY')) resolve();
-    });
-  });
-  const result = new Promise<string>((resolve) => child.on('exit', () => resolve(out.replace('READY\n', '').trim())));
-  return { ready, go: () => child.stdin.write('go\n'), result };
+  ], { stdin: true });
+  const result = new Promise<string>((resolve) => script.child.on('exit', () => resolve(script.output().trim())));
+  return { ready: script.ready, go: () => script.child.stdin?.write('go\n'), result };
 }
 
 describe('control plane thread (integration)', function () {

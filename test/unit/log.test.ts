@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,10 +6,11 @@ import { Worker } from 'node:worker_threads';
 import {
   closeSyslog, getLogLevel, logLevelMemory, logger, logToStderr, logToSyslog, redact, setLogLevel, writeLogLine, LogLevel,
 } from '../../src/log';
+import { startPythonScript } from '../support/python-script';
 
 /** A syslog socket served by Python (Node has no Unix datagram sockets): prints what it receives. */
 function syslogReceiver(socketPath: string): { lines: () => string[]; stop: () => void; ready: Promise<void> } {
-  const script = [
+  const script = startPythonScript([
     'import socket, sys',
     's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
     `s.bind(${JSON.stringify(socketPath)})`,
@@ -19,16 +19,8 @@ function syslogReceiver(socketPath: string): { lines: () => string[]; stop: () =
     'while True:',
     '    try: print(s.recv(65536).decode(), flush=True)',
     '    except socket.timeout: break',
-  ].join('\n');
-  const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const ready = new Promise<void>((resolve) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('READY')) resolve();
-    });
-  });
-  return { lines: () => out.split('\n').filter((l) => l && l !== 'READY'), stop: () => child.kill(), ready };
+  ]);
+  return { lines: () => script.output().split('\n').filter((l) => l), stop: () => script.child.kill(), ready: script.ready };
 }
 
 describe('logging', () => {
