@@ -15,7 +15,9 @@
  *
  * Other knobs: BENCH_MAX_LOAD (1.5) and BENCH_QUIET_WAIT_S (600): wait for the machine
  * to be that quiet before each N; BENCH_SIPP_RATE (20000) and BENCH_SIPP_CONCURRENCY
- * (1000): sipp's -r and -l. Results: bench/results/mass-start.json and a Markdown table.
+ * (1000): sipp's -r and -l; BENCH_MAX_PENDING_TRANSACTIONS: the daemon's
+ * max_pending_transactions (default: the shipped 1000). Results:
+ * bench/results/mass-start.json and a Markdown table.
  */
 import type { RunningDaemon } from '../test/support/daemon';
 import { agentStatistics, type AgentStatistics } from './support/agent-statistics';
@@ -56,7 +58,15 @@ const settings = {
   quietWaitMs: envNumber('BENCH_QUIET_WAIT_S', 600) * 1000,
   sippRate: envNumber('BENCH_SIPP_RATE', 20_000),
   sippConcurrency: envNumber('BENCH_SIPP_CONCURRENCY', 1000),
+  /** The daemon's max_pending_transactions; 0 leaves the shipped default. */
+  maxPendingTransactions: envNumber('BENCH_MAX_PENDING_TRANSACTIONS', 0),
 };
+
+/** The daemon's [db_reg_agent] settings in every run. */
+const agentSettings = (): Record<string, string> => ({
+  expires: String(EXPIRES),
+  ...(settings.maxPendingTransactions > 0 ? { max_pending_transactions: String(settings.maxPendingTransactions) } : {}),
+});
 
 function say(line: string): void {
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -83,7 +93,7 @@ async function massStart(rig: RegistrarRig, size: number, teardown: Teardown): P
   const before = await readStatementCounters();
   const meter = new CpuBudgetMeter(rig.kam.pid);
   const started = performance.now();
-  const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: { expires: String(EXPIRES) } }, teardown);
+  const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: agentSettings() }, teardown);
   teardown.add('remove the daemon config folder', () => daemon.cleanup());
   const replies = watchReplies(daemon, size, started);
   const counts = await waitForAllActive(rig.db, size, {
@@ -126,7 +136,7 @@ interface Restart {
 async function restartQuietly(rig: RegistrarRig, first: RunningDaemon, teardown: Teardown): Promise<Restart> {
   const stopMs = await stopDaemon(first);
   const started = performance.now();
-  const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: { expires: String(EXPIRES) }, reuse: first }, teardown);
+  const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: agentSettings(), reuse: first }, teardown);
   const restore = await restoreReport(daemon, 120_000);
   await daemon.waitForLog(/ running$/m, 60_000);
   const readySeconds = secondsSince(started);
