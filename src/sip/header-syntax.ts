@@ -28,23 +28,30 @@ export function splitOutsideQuotes(text: string, separator: ',' | ';'): string[]
     } else if (ch === '>' && angleDepth > 0) {
       angleDepth--;
     } else if (ch === separator && angleDepth === 0) {
-      items.push(text.slice(start, i));
+      pushTrimmed(items, text.slice(start, i));
       start = i + 1;
     }
   }
-  items.push(text.slice(start));
-  return items.map((item) => item.trim()).filter((item) => item !== '');
+  pushTrimmed(items, text.slice(start));
+  return items;
+}
+
+function pushTrimmed(items: string[], item: string): void {
+  const trimmed = item.trim();
+  if (trimmed !== '') items.push(trimmed);
 }
 
 /** Removes the quotes of a quoted-string and resolves its quoted-pairs; other text is returned as is. */
 export function unquote(value: string): string {
   if (value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return value;
-  return value.slice(1, -1).replace(/\\(.)/gs, '$1');
+  const inner = value.slice(1, -1);
+  // Checked first: quoted-pairs are rare, and every digest parameter passes here.
+  return inner.includes('\\') ? inner.replace(/\\(.)/gs, '$1') : inner;
 }
 
 /** Wraps `value` in a quoted-string, escaping `"` and `\`. */
 export function quote(value: string): string {
-  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+  return value.includes('"') || value.includes('\\') ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
 }
 
 /** Compiled once: parameters are parsed several times per received message. */

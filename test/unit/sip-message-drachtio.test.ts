@@ -8,8 +8,9 @@ import Srf from 'drachtio-srf';
 import { DrachtioSipMessage } from '../../src/sip/message/drachtio';
 import { SipHeaders } from '../../src/sip/message/headers';
 import { parseSipMessage } from '../../src/sip/message/parse';
-import { serializeSipMessage } from '../../src/sip/message/serialize';
-import { SipResponse } from '../../src/sip/message/sip-message';
+import { buildRegisterRequest } from '../../src/sip/message/register';
+import { displayName, serializeSipMessage } from '../../src/sip/message/serialize';
+import { SipResponse, type SipMessage } from '../../src/sip/message/sip-message';
 import { parseVia } from '../../src/sip/message/via';
 
 interface DrachtioVia {
@@ -58,6 +59,24 @@ describe('SIP messages: what drachtio-srf gets wrong and our wrapper guards', ()
     for (const lower of ['via: ', 'from: ', 'cseq: ']) assert.ok(drachtio.includes(`\r\n${lower}`), lower);
     const ours = serializeSipMessage(parsed(text)).toString();
     for (const usual of ['Via: ', 'From: ', 'CSeq: ']) assert.ok(ours.includes(`\r\n${usual}`), usual);
+  });
+
+  it('apart from those two habits, our serialiser writes what drachtio\'s SipMessage.toString() writes', () => {
+    /** drachtio's text for the same message, given the usual spellings and an ASCII body. */
+    const drachtioText = (message: SipMessage): string => {
+      const headers = Object.fromEntries([...message.headers].map(([name, value]) => [displayName(name), value]));
+      const start = message.type === 'request' ? { method: message.method, uri: message.uri } : { status: message.status, reason: message.reason };
+      return new DrachtioSipMessage({ ...start, headers, body: message.body }).toString();
+    };
+    const register = buildRegisterRequest({
+      requestUri: 'sip:example.com', aor: 'sip:alice@example.com', fromTag: 'f1', callId: 'c1', cseq: 51,
+      contact: 'sip:alice@192.0.2.10:5060', expires: 3600, route: ['sip:proxy.example.com;lr'],
+      credentials: [{ name: 'Authorization', value: 'Digest username="alice", realm="example.com", nonce="n", uri="sip:example.com", response="0123"' }],
+      userAgent: 'db-reg-agent',
+    });
+    assert.equal(serializeSipMessage(register).toString(), drachtioText(register));
+    const answer = new SipResponse(200, 'OK', SipHeaders.of([['Via', 'SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx'], ['Content-Type', 'text/plain']]), 'hello\r\n');
+    assert.equal(serializeSipMessage(answer).toString(), drachtioText(answer));
   });
 
   it('drachtio leaves folded lines folded; ours unfolds them', () => {

