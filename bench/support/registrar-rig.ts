@@ -20,8 +20,6 @@ export interface RegistrarRig {
   /** The subscribers' realm: where the daemon sends its REGISTERs. */
   realm: string;
   accounts: BenchAccount[];
-  /** The same accounts for sipp's load client (same Request-URI and To as the daemon's). */
-  sippAccounts: SippAccount[];
 }
 
 export function benchAccounts(size: number): BenchAccount[] {
@@ -56,6 +54,18 @@ export async function startRegistrarRig(size: number, teardown: Teardown, kamail
   teardown.add(`drop ${db.name}`, () => db.drop());
   const realm = kam.hostPort('udp');
   await db.insert('subscribers', accounts.map((a) => ({ subscriber_id: a.id, user: a.user, pass: a.password, realm, contact: '' })));
-  const sippAccounts = accounts.map((a) => ({ user: a.user, password: a.password, domain: realm }));
-  return { kam, db, realm, accounts, sippAccounts };
+  return { kam, db, realm, accounts };
+}
+
+/**
+ * Accounts for sipp's run against the same registrar: `sipp<N>` beside the daemon's
+ * `bench<N>`, same passwords and realm. Each client then registers N addresses of
+ * record new to the registrar. Had sipp registered the daemon's accounts first, each
+ * of the daemon's REGISTERs would add a second binding to an existing record, which
+ * costs Kamailio more and makes every 200 list two Contacts.
+ */
+export async function addSippAccounts(rig: RegistrarRig): Promise<SippAccount[]> {
+  const sippAccounts = rig.accounts.map((a) => ({ user: `sipp${a.id}`, password: a.password, domain: rig.realm }));
+  await rig.kam.addSubscribers(sippAccounts.map(({ user, password }) => ({ user, password })));
+  return sippAccounts;
 }
