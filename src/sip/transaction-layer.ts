@@ -111,8 +111,20 @@ export class TransactionLayer {
     for (const transaction of waiting) transaction.connectionLost(error);
   }
 
-  /** Hands one received message (a datagram or a framed stream message) to its transaction. */
+  /**
+   * Hands one received message (a datagram or a framed stream message) to its
+   * transaction. Never throws: anyone can send us datagrams, so an error of ours while
+   * handling one costs that message, logged, and not the daemon.
+   */
   receive(data: Buffer, source: Source): void {
+    try {
+      this.handle(data, source);
+    } catch (err) {
+      log.error(`dropped ${data.length} bytes from ${describeSource(source)}: ${(err as Error).message}`);
+    }
+  }
+
+  private handle(data: Buffer, source: Source): void {
     const parsed = parseSipMessage(data);
     if (!parsed.ok) {
       log.debug(`dropped ${data.length} bytes from ${describeSource(source)}: ${parsed.error}`);

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -107,6 +108,23 @@ describe('the db-reg-agent process', function () {
     const gone = Date.now() + 10_000;
     while (existsSync(pidFile) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
     assert.equal(existsSync(pidFile), false, 'the child removed its pid file on SIGTERM');
+  });
+
+  it('keeps running when a datagram to its SIP port holds a request with a bare LF in a header (one used to stop it)', async () => {
+    daemon = await startDaemon({ db: db.config });
+    await daemon.waitForLog(/ running$/m);
+    const crafted = [
+      'OPTIONS sip:a@127.0.0.1 SIP/2.0', 'Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKlf;rport\nInjected: 1',
+      'From: <sip:r@127.0.0.1>;tag=1', 'To: <sip:a@127.0.0.1>', 'Call-ID: lf', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', '',
+    ].join('\r\n');
+    const peer = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => peer.send(crafted, daemon?.sipPort, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+      const exited = await Promise.race([daemon.exited(), new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 2000))]);
+      assert.equal(exited, 'running', daemon.log().slice(-1000));
+    } finally {
+      peer.close();
+    }
   });
 
   it('SIGINT stops it too', async () => {

@@ -72,4 +72,10 @@ describe('SIP: requests to our socket', () => {
     assert.match(answer ?? '', /^SIP\/2\.0 405 Method Not Allowed\r\n/);
     assert.equal(await exchange(request('ACK', port), 500), undefined);
   });
+
+  it('drops a request whose header holds a bare LF (it would inject a row into our answer) and goes on answering', async () => {
+    const crafted = request('OPTIONS', port).replace(';rport\r\n', ';rport\nInjected: 1\r\n');
+    assert.equal(await exchange(crafted, 500), undefined);
+    assert.match((await exchange(request('OPTIONS', port))) ?? '', /^SIP\/2\.0 200 OK\r\n/);
+  });
 });

@@ -254,6 +254,9 @@ describe('SIP messages: parsing what peers send', () => {
     ['a malformed CSeq', `${OK_HEAD.join('\r\n').replace('50 REGISTER', 'fifty REGISTER')}\r\n\r\n`, /malformed CSeq/],
     ['a negative Content-Length', `${OK_HEAD.join('\r\n')}\r\nContent-Length: -1\r\n\r\n`, /malformed Content-Length/],
     ['a body shorter than Content-Length', `${OK_HEAD.join('\r\n')}\r\nContent-Length: 10\r\n\r\nabc`, /truncated/],
+    ['a bare LF inside a header value', `${OK_HEAD.join('\r\n').replace(';rport', ';rport\nInjected: 1')}\r\n\r\n`, /via header holds a bare CR, LF or NUL/],
+    ['a bare CR inside a header value', `${OK_HEAD.join('\r\n')}\r\nServer: x\ry\r\n\r\n`, /server header holds a bare CR, LF or NUL/],
+    ['a NUL inside a header value', `${OK_HEAD.join('\r\n')}\r\nServer: x\0y\r\n\r\n`, /server header holds a bare CR, LF or NUL/],
   ];
   for (const [what, input, error] of garbage) {
     it(`returns an error, not an exception, for ${what}`, () => {

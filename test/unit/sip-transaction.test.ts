@@ -282,6 +282,21 @@ describe('SIP transactions: the non-INVITE client transaction (RFC 3261 §17.1.2
     assert.equal(outcomeStatus(outcome.value), 423);
   });
 
+  it('never throws out of receive(): a header value with a bare LF gets no answer, and a failure while answering costs that message only', () => {
+    const { layer, transport } = setup();
+    const options = (via: string): Buffer => Buffer.from([
+      'OPTIONS sip:alice@192.0.2.1 SIP/2.0', `Via: ${via}`, 'From: <sip:r@192.0.2.50>;tag=1', 'To: <sip:alice@192.0.2.1>',
+      'Call-ID: q1', 'CSeq: 1 OPTIONS', 'Content-Length: 0', '', '',
+    ].join('\r\n'));
+    // Copied into our answer, the LF would inject a header row; building that answer threw before.
+    assert.doesNotThrow(() => layer.receive(options('SIP/2.0/UDP 192.0.2.50;branch=z9hG4bKq\nInjected: 1'), FROM_REGISTRAR));
+    assert.equal(transport('UDP').sent.length, 0);
+    transport('UDP').send = () => {
+      throw new Error('a bug of ours');
+    };
+    assert.doesNotThrow(() => layer.receive(options('SIP/2.0/UDP 192.0.2.50;branch=z9hG4bKq'), FROM_REGISTRAR));
+  });
+
   it('keeps going when the provisional hook throws', async () => {
     const { layer, transport } = setup();
     const outcome = track(layer.send(register(), TCP, { onProvisional: () => { throw new Error('hook bug'); } }));

@@ -73,9 +73,14 @@ export class SipHeaders implements Iterable<HeaderRow> {
 
 const TOKEN_NAME = new RegExp(`^${TOKEN}$`);
 
+/** A CR, LF or NUL: §7.3.1 allows none in a header value once folding is undone. */
+export function breaksRow(value: string): boolean {
+  return /[\r\n\0]/.test(value);
+}
+
 /** The lower-case key of a row we are to send; TypeError when it would not make one valid header row. */
 function checkedKey(name: string, value: string): string {
-  if (/[\r\n\0]/.test(value)) throw new TypeError(`SIP header ${name}: value contains CR, LF or NUL`);
+  if (breaksRow(value)) throw new TypeError(`SIP header ${name}: value contains CR, LF or NUL`);
   let key = VALID_NAMES.get(name);
   if (key === undefined) {
     if (!TOKEN_NAME.test(name)) throw new TypeError(`SIP header name '${name}' is not a token`);

@@ -5,11 +5,15 @@
  * - drachtio's exceptions become an error result;
  * - what drachtio lets through is checked: SIP/2.0, a 3-digit status, the mandatory
  *   headers of §8.1.1 and a well-formed CSeq;
+ * - a header value holding a CR, LF or NUL after unfolding is refused: drachtio ends
+ *   lines only at CRLF, so a bare LF stays inside a value, and a value copied into our
+ *   answer (§8.2.6.2) would then inject a header row into it (SipHeaders refuses to
+ *   build such a row, which must not make a peer's datagram an exception);
  * - the body is cut by Content-Length counted in bytes (§18.3, §20.14); drachtio mixes
  *   bytes and characters there, so it only ever sees the header section.
  */
 import { DrachtioSipMessage, type DrachtioMessage } from './drachtio';
-import { SipHeaders } from './headers';
+import { SipHeaders, breaksRow } from './headers';
 import { SipRequest, SipResponse, type SipMessage } from './sip-message';
 
 /** Larger messages are refused unparsed; 64 kB is also the largest UDP datagram. */
@@ -38,6 +42,8 @@ export function parseSipMessage(input: Buffer | string, maxBytes = MAX_MESSAGE_B
   const headers = SipHeaders.fromParsed(parsed.headers);
   const missing = MANDATORY_HEADERS.find((name) => !headers.has(name));
   if (missing !== undefined) return failure(`no ${missing} header`);
+  const broken = headerWithLineBreak(headers);
+  if (broken !== undefined) return failure(`${broken} header holds a bare CR, LF or NUL`);
 
   const body = readBody(data, headerEnd + HEADER_END.length, headers.get('content-length'));
   if (typeof body !== 'string') return failure(body.error);
@@ -56,6 +62,14 @@ export function skipLeadingLineBreaks(data: Buffer, from: number): number {
 }
 
 export const HEADER_END = Buffer.from('\r\n\r\n');
+
+/** The name of the first header whose value holds CR, LF or NUL. */
+function headerWithLineBreak(headers: SipHeaders): string | undefined {
+  for (const [name, value] of headers) {
+    if (breaksRow(value)) return name;
+  }
+  return undefined;
+}
 
 /** §8.1.1: every request carries these, and responses copy them (§8.2.6.2). */
 const MANDATORY_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
