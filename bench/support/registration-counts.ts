@@ -48,8 +48,8 @@ export async function waitForAllActive(db: TestDatabase, expected: number, optio
   let lastGrowth = started;
   let lastProgress = started;
   let best = -1;
-  /** One poll: true when `counts` show every account ACTIVE; false to go on. */
-  const seen = (counts: ActiveCounts): boolean => {
+  /** One poll's verdict: true to stop (every account ACTIVE, stalled, or out of time). */
+  const done = (counts: ActiveCounts): boolean => {
     const now = Date.now();
     if (counts.active > best) {
       best = counts.active;
@@ -64,11 +64,15 @@ export async function waitForAllActive(db: TestDatabase, expected: number, optio
     }
     return false;
   };
-  const pollUntilDone = async (count: () => Promise<ActiveCounts>): Promise<void> => {
-    while (!seen(await count())) await sleep(options.pollMs ?? 250);
+  /** Polls `count` until done; its last counts. */
+  const pollUntilDone = async <T extends ActiveCounts>(count: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      const counts = await count();
+      if (done(counts)) return counts;
+      await sleep(options.pollMs ?? 250);
+    }
   };
   if (options.precount) await pollUntilDone(options.precount);
-  const table = { counts: { rows: 0, active: 0, failed: 0 } as StatusCounts };
-  await pollUntilDone(async () => (table.counts = await statusCounts(db)));
-  return { ...table.counts, complete: table.counts.active >= expected };
+  const counts = await pollUntilDone(() => statusCounts(db));
+  return { ...counts, complete: counts.active >= expected };
 }
