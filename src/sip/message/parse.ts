@@ -31,9 +31,10 @@ export function parseSipMessage(input: Buffer | string, maxBytes = MAX_MESSAGE_B
   const headerEnd = data.indexOf(HEADER_END, start);
   if (headerEnd < 0) return failure('no empty line after the header fields');
 
+  const headerText = data.toString('utf8', start, headerEnd + HEADER_END.length);
   let parsed: DrachtioMessage;
   try {
-    parsed = new DrachtioSipMessage(data.toString('utf8', start, headerEnd + HEADER_END.length));
+    parsed = new DrachtioSipMessage(headerText);
   } catch {
     return failure('malformed start line or header line');
   }
@@ -42,7 +43,9 @@ export function parseSipMessage(input: Buffer | string, maxBytes = MAX_MESSAGE_B
   const headers = SipHeaders.fromParsed(parsed.headers);
   const missing = MANDATORY_HEADERS.find((name) => !headers.has(name));
   if (missing !== undefined) return failure(`no ${missing} header`);
-  const broken = headerWithLineBreak(headers);
+  // One scan of the text finds any CR or LF outside a CRLF pair, or a NUL; only then
+  // are the values looked at one by one (a bare LF that starts a folded line is legal).
+  const broken = hasStrayLineBreakOrNul(headerText) ? headerWithLineBreak(headers) : undefined;
   if (broken !== undefined) return failure(`${broken} header holds a bare CR, LF or NUL`);
 
   const body = readBody(data, headerEnd + HEADER_END.length, headers.get('content-length'));
@@ -62,6 +65,19 @@ export function skipLeadingLineBreaks(data: Buffer, from: number): number {
 }
 
 export const HEADER_END = Buffer.from('\r\n\r\n');
+
+/** A NUL, a CR not followed by LF, or an LF not preceded by CR (cheaper with indexOf than with a regex). */
+function hasStrayLineBreakOrNul(text: string): boolean {
+  if (text.includes('\0')) return true;
+  let pairs = 0;
+  for (let i = text.indexOf('\r'); i >= 0; i = text.indexOf('\r', i + 1)) {
+    if (text.charCodeAt(i + 1) !== LF) return true;
+    pairs++;
+  }
+  let lineFeeds = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineFeeds++;
+  return lineFeeds !== pairs;
+}
 
 /** The name of the first header whose value holds CR, LF or NUL. */
 function headerWithLineBreak(headers: SipHeaders): string | undefined {
