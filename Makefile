@@ -7,7 +7,7 @@ DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester 
 BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db
+.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages
 
 all: build
 
@@ -77,6 +77,11 @@ run: build db
 # SIP_BENCH_MEMORY_RUN (100000) and SIP_BENCH_SAMPLE_EVERY (10000) tune it.
 bench-sip: system-deps test-build
 	node --expose-gc build/bench/sip-register.js
+
+# The per-message SIP work of one registration (parse, digest answer, build and
+# serialise), µs and kB allocated per call, no network; see doc/benchmarks.md ("SIP client").
+bench-messages: test-build
+	node --expose-gc --max-semi-space-size=128 --min-semi-space-size=128 build/bench/sip-message-costs.js
 
 # XML-RPC provisioning: createRegistration from 200 clients at 1 000 calls/s for 20 s
 # against the daemon with MariaDB and Kamailio; results go to doc/benchmarks.md

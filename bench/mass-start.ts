@@ -18,12 +18,14 @@
  * Other knobs: BENCH_MAX_LOAD (1.5) and BENCH_QUIET_WAIT_S (600): wait for the machine
  * to be that quiet before each N; BENCH_SIPP_RATE (20000) and BENCH_SIPP_CONCURRENCY
  * (1000): sipp's -r and -l; BENCH_MAX_PENDING_TRANSACTIONS: the daemon's
- * max_pending_transactions (default: the shipped 1000). Results:
+ * max_pending_transactions (default: the shipped 1000); BENCH_DAEMON_NODE_ARGS:
+ * space-separated options for the daemon's node (e.g. "--max-semi-space-size=32" or
+ * "--perf-basic-prof" for `perf`). Results:
  * bench/results/mass-start.json and a Markdown table.
  */
-import type { RunningDaemon } from '../test/support/daemon';
+import type { DaemonOptions, RunningDaemon } from '../test/support/daemon';
 import { agentStatistics, type AgentStatistics } from './support/agent-statistics';
-import { envNumber, envSizes } from './support/bench-env';
+import { envNumber, envSizes, envWords } from './support/bench-env';
 import { restoreReport, startBenchDaemon, stopDaemon, type RestoreReport } from './support/bench-daemon';
 import { describeMachine, formatLoad, loadAverages, waitForQuietMachine } from './support/machine';
 import { formatNumber, markdownTable } from './support/markdown-table';
@@ -63,12 +65,17 @@ const settings = {
   sippConcurrency: envNumber('BENCH_SIPP_CONCURRENCY', 1000),
   /** The daemon's max_pending_transactions; 0 leaves the shipped default. */
   maxPendingTransactions: envNumber('BENCH_MAX_PENDING_TRANSACTIONS', 0),
+  daemonNodeArgs: envWords('BENCH_DAEMON_NODE_ARGS'),
 };
 
-/** The daemon's [db_reg_agent] settings in every run. */
-const agentSettings = (): Record<string, string> => ({
-  expires: String(EXPIRES),
-  ...(settings.maxPendingTransactions > 0 ? { max_pending_transactions: String(settings.maxPendingTransactions) } : {}),
+/** How the daemon is started in every run: its database, [db_reg_agent] settings and node options. */
+const daemonOptions = (rig: RegistrarRig): DaemonOptions => ({
+  db: rig.db.config,
+  agent: {
+    expires: String(EXPIRES),
+    ...(settings.maxPendingTransactions > 0 ? { max_pending_transactions: String(settings.maxPendingTransactions) } : {}),
+  },
+  nodeArgs: settings.daemonNodeArgs,
 });
 
 function say(line: string): void {
@@ -96,7 +103,7 @@ async function massStart(rig: RegistrarRig, size: number, teardown: Teardown): P
   const before = await readStatementCounters();
   const meter = new CpuBudgetMeter(rig.kam.pid);
   const started = performance.now();
-  const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: agentSettings() }, teardown);
+  const { daemon } = await startBenchDaemon(daemonOptions(rig), teardown);
   teardown.add('remove the daemon config folder', () => daemon.cleanup());
   const replies = watchReplies(daemon, size, started);
   const counts = await waitForAllActive(rig.db, size, {
@@ -155,7 +162,7 @@ interface Restart {
 async function restartQuietly(rig: RegistrarRig, first: RunningDaemon, teardown: Teardown): Promise<Restart> {
   const stopMs = await stopDaemon(first);
   const started = performance.now();
-  const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: agentSettings(), reuse: first }, teardown);
+  const { daemon } = await startBenchDaemon({ ...daemonOptions(rig), reuse: first }, teardown);
   const restore = await restoreReport(daemon, 120_000);
   await daemon.waitForLog(/ running$/m, 60_000);
   const readySeconds = secondsSince(started);

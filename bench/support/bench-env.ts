@@ -25,6 +25,11 @@ export function envSizes(name: string, fallback: readonly number[]): number[] {
   });
 }
 
+/** Space-separated words, e.g. BENCH_DAEMON_NODE_ARGS="--trace-gc --max-semi-space-size=32"; none when unset. */
+export function envWords(name: string): string[] {
+  return envText(name)?.split(/\s+/) ?? [];
+}
+
 export function envFlag(name: string): boolean {
   return envText(name) === '1';
 }

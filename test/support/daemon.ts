@@ -31,6 +31,8 @@ export interface DaemonOptions {
   foreground?: boolean;
   /** More command-line arguments, e.g. ['-P', pidFile]. */
   extraArgs?: string[];
+  /** Options for node itself, before the script, e.g. ['--max-semi-space-size=32']. */
+  nodeArgs?: string[];
   /** Reuse a config folder and ports (restart after a kill). */
   reuse?: RunningDaemon;
 }
@@ -94,7 +96,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     writeFileSync(path.join(dir, 'jsonrpc.conf'), confText({ jsonrpc_port: String(jsonrpcPort), ...options.jsonrpc }));
   }
 
-  const args = [MAIN, ...(options.foreground === false ? [] : ['-E']), '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
+  const args = [...(options.nodeArgs ?? []), MAIN, ...(options.foreground === false ? [] : ['-E']), '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
