@@ -20,12 +20,13 @@
  * (1000): sipp's -r and -l; BENCH_MAX_PENDING_TRANSACTIONS: the daemon's
  * max_pending_transactions (default: the shipped 1000); BENCH_DAEMON_NODE_ARGS:
  * space-separated options for the daemon's node (e.g. "--max-semi-space-size=32" or
- * "--perf-basic-prof" for `perf`). Results:
+ * "--perf-basic-prof" for `perf`); BENCH_DAEMON_STDOUT: a file the daemons' standard
+ * output is appended to (what --trace-gc prints). Results:
  * bench/results/mass-start.json and a Markdown table.
  */
 import type { DaemonOptions, RunningDaemon } from '../test/support/daemon';
 import { agentStatistics, type AgentStatistics } from './support/agent-statistics';
-import { envNumber, envSizes, envWords } from './support/bench-env';
+import { envNumber, envSizes, envText, envWords } from './support/bench-env';
 import { restoreReport, startBenchDaemon, stopDaemon, type RestoreReport } from './support/bench-daemon';
 import { describeMachine, formatLoad, loadAverages, waitForQuietMachine } from './support/machine';
 import { formatNumber, markdownTable } from './support/markdown-table';
@@ -66,6 +67,7 @@ const settings = {
   /** The daemon's max_pending_transactions; 0 leaves the shipped default. */
   maxPendingTransactions: envNumber('BENCH_MAX_PENDING_TRANSACTIONS', 0),
   daemonNodeArgs: envWords('BENCH_DAEMON_NODE_ARGS'),
+  daemonStdout: envText('BENCH_DAEMON_STDOUT'),
 };
 
 /** How the daemon is started in every run: its database, [db_reg_agent] settings and node options. */
@@ -76,6 +78,7 @@ const daemonOptions = (rig: RegistrarRig): DaemonOptions => ({
     ...(settings.maxPendingTransactions > 0 ? { max_pending_transactions: String(settings.maxPendingTransactions) } : {}),
   },
   nodeArgs: settings.daemonNodeArgs,
+  stdoutFile: settings.daemonStdout,
 });
 
 function say(line: string): void {

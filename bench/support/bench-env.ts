@@ -1,6 +1,7 @@
 /** Benchmark knobs from the environment (`BENCH_*`), with their defaults. */
 
-function envText(name: string): string | undefined {
+/** The trimmed value of `name`; undefined when unset or empty. */
+export function envText(name: string): string | undefined {
   const value = process.env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
 }

@@ -4,7 +4,7 @@
  * What an operator does, minus the editor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DbConnectionConfig } from '../../src/config/agent-config';
@@ -33,6 +33,8 @@ export interface DaemonOptions {
   extraArgs?: string[];
   /** Options for node itself, before the script, e.g. ['--max-semi-space-size=32']. */
   nodeArgs?: string[];
+  /** Append the daemon's standard output (node's own, e.g. --trace-gc) to this file; else it is dropped. */
+  stdoutFile?: string;
   /** Reuse a config folder and ports (restart after a kill). */
   reuse?: RunningDaemon;
 }
@@ -97,9 +99,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   const args = [...(options.nodeArgs ?? []), MAIN, ...(options.foreground === false ? [] : ['-E']), '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
+  // The child gets its own copy of the descriptor: ours is closed once it runs.
+  const stdout = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a');
   const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout ?? 'ignore', 'pipe'],
   });
+  if (stdout !== undefined) closeSync(stdout);
   let text = '';
   const watchers = new Set<() => void>();
   child.stderr?.setEncoding('utf8');
