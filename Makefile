@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MYSQL ?= mysql -h 127.0.0.1 -P 3306 -u root
-DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester openssl procps
+DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester openssl procps systemd
 # What the benchmarks need on top of DEB_PACKAGES: gnuplot draws their plots.
 BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages
+.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages deb
 
 all: build
 
@@ -94,6 +94,33 @@ bench-rpc: system-deps test-build
 # writes"). Tune it: make bench-db BENCH_DB_ARGS="--accounts 50000 --rate 5000".
 bench-db: test-build
 	node build/bench/status-writes.js $(BENCH_DB_ARGS)
+
+# Debian package with the systemd unit: build/deb/db-reg-agent_<version>_all.deb.
+# Production dependencies only (a pruned copy of node_modules, no network needed);
+# configuration in /etc/db-reg-agent (conffiles), unit settings in /etc/default.
+DEB_VERSION = $(shell node -p "require('./package.json').version")
+DEB_ROOT := build/deb/root
+DEB_LIB := $(DEB_ROOT)/usr/lib/db-reg-agent
+deb: deps
+	rm -rf build/deb && mkdir -p $(DEB_LIB) $(DEB_ROOT)/DEBIAN $(DEB_ROOT)/etc/db-reg-agent \
+	  $(DEB_ROOT)/etc/default $(DEB_ROOT)/lib/systemd/system $(DEB_ROOT)/usr/sbin \
+	  $(DEB_ROOT)/usr/share/doc/db-reg-agent/sql
+	$(NODE_BIN)/tsc -p tsconfig.json --outDir $(DEB_LIB)/dist
+	cp package.json package-lock.json $(DEB_LIB)/
+	cp -r node_modules $(DEB_LIB)/
+	cd $(DEB_LIB) && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error
+	rm -f $(DEB_LIB)/node_modules/.package-lock.json && find $(DEB_LIB)/node_modules -type d -empty -delete
+	install -m 0755 etc/debian/db-reg-agent.sh $(DEB_ROOT)/usr/sbin/db-reg-agent
+	install -m 0644 etc/*.conf $(DEB_ROOT)/etc/db-reg-agent/
+	install -m 0644 etc/default/db-reg-agent $(DEB_ROOT)/etc/default/db-reg-agent
+	install -m 0644 etc/systemd/db-reg-agent.service $(DEB_ROOT)/lib/systemd/system/
+	install -m 0644 README.md doc/*.md $(DEB_ROOT)/usr/share/doc/db-reg-agent/
+	install -m 0644 sql/*.sql $(DEB_ROOT)/usr/share/doc/db-reg-agent/sql/
+	install -m 0755 etc/debian/postinst etc/debian/prerm etc/debian/postrm $(DEB_ROOT)/DEBIAN/
+	(cd $(DEB_ROOT) && find etc -type f | sed 's|^|/|' | sort) > $(DEB_ROOT)/DEBIAN/conffiles
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e "s/@INSTALLED_SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
+	  etc/debian/control.in > $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group --build -Zxz $(DEB_ROOT) build/deb/db-reg-agent_$(DEB_VERSION)_all.deb
 
 clean:
 	rm -rf dist build

@@ -50,7 +50,7 @@ export interface TestDatabase {
 }
 
 /** The repository root, wherever the compiled test runs from. */
-function repositoryRoot(): string {
+export function repositoryRoot(): string {
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, 'sql', 'schema.sql'))) return dir;
   }
