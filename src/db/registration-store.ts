@@ -77,7 +77,7 @@ export class RegistrationStore {
   constructor(
     private readonly pool: DbPool,
     /** registrations_table; already validated as an identifier by the config loader. */
-    private readonly table: string,
+    readonly table: string,
     private readonly options: RegistrationStoreOptions = {},
   ) {
     this.now = options.monotonicNow ?? (() => performance.now());
