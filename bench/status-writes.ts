@@ -5,7 +5,7 @@
  * phases on the same accounts: rows missing (the first start) and rows present (a
  * refresh). Per phase: time until everything is stored, this process's CPU and the
  * database server's CPU per record, and statements per record. --schema sipwise uses
- * sql/schema-sipwise.sql, whose AUTO_INCREMENT id makes the writer update first.
+ * sql/schema-sipwise.sql (an AUTO_INCREMENT id beside the key columns).
  *
  *   make bench-db
  *   node build/bench/status-writes.js [--accounts 100000] [--rate 10000] [--schema readme|sipwise]

@@ -149,8 +149,9 @@ export class Daemon {
     if (ac.peeringsQuery) queries.push({ type: 'peering', sql: ac.peeringsQuery, configKey: 'joined_query_peerings' });
     const started = performance.now();
     for (const query of queries) {
-      const stream = await openAccountStream(pool, query);
-      for await (const row of stream) agent.restore(row);
+      // The stream reads the DB clock on the engine's clock: its rows' times count from that moment.
+      const stream = await openAccountStream(pool, query, { monotonicNow: () => systemClock.now() });
+      for await (const row of stream) agent.restore(row, stream.clock.monotonicMs);
       if (stream.skipped > 0) log.warn(`${query.configKey}: ${stream.skipped} rows without a usable id skipped`);
     }
     log.info(`loaded ${agent.size} registrations in ${Math.round(performance.now() - started)} ms`);

@@ -33,10 +33,16 @@ export interface RefreshWindow {
   to: number;
 }
 
-/** An ACTIVE row at start-up, as seconds relative to now (negative = in the past); null = NULL column. */
+/**
+ * An ACTIVE row at start-up: its times as seconds relative to the database's NOW()
+ * (negative = in the past; null = NULL column), and the clock time at which that NOW()
+ * was read. The load takes a while, so the offsets count from then, not from the
+ * moment the row is consumed.
+ */
 export interface StoredRegistration {
   lastRegistrationOffsetSec: number | null;
   expiryOffsetSec: number | null;
+  readAt: number;
 }
 
 export interface RestoredRefresh {
@@ -80,19 +86,22 @@ export class RefreshPlanner {
 
   /**
    * Due time of the refresh for an ACTIVE row at start-up, computed as after a 2xx at
-   * last_registration. An expiry that is past (or NULL) means at once; a
-   * last_registration in the future (DB and host clocks apart) counts as now.
+   * last_registration. An expiry that is past by now (or NULL) means at once; a
+   * last_registration in the future (DB and host clocks apart) counts as the moment
+   * the database's NOW() was read.
    */
   restore(row: StoredRegistration): RestoredRefresh {
     const now = this.clock.now();
-    if (row.expiryOffsetSec === null || row.expiryOffsetSec <= 0) return { dueAt: now };
+    if (row.expiryOffsetSec === null) return { dueAt: now };
+    const expiresAt = row.readAt + row.expiryOffsetSec * 1000;
+    if (expiresAt <= now) return { dueAt: now };
     let registeredOffsetSec = row.lastRegistrationOffsetSec ?? 0;
     let warning: string | undefined;
     if (registeredOffsetSec > 0) {
-      warning = `last_registration lies ${registeredOffsetSec} s in the future (DB host clock ahead?); counting from now`;
+      warning = `last_registration lies ${registeredOffsetSec} s in the future (DB host clock ahead?); counting from the database's NOW()`;
       registeredOffsetSec = 0;
     }
-    const window = refreshWindow(this.intervals, now + registeredOffsetSec * 1000, now + row.expiryOffsetSec * 1000, now);
+    const window = refreshWindow(this.intervals, row.readAt + registeredOffsetSec * 1000, expiresAt, now);
     return { dueAt: this.place(window), warning };
   }
 

@@ -175,8 +175,8 @@ export class RegistrationAgent implements RegistrationControl {
 
   // ---- start-up restore (SPEC §3) ------------------------------------------------
 
-  /** One row of the joined query at start-up. */
-  restore(row: AccountRow): void {
+  /** One row of the joined query at start-up; `dbClockReadAt`: clock time at which its times were relative to the DB's NOW(). */
+  restore(row: AccountRow, dbClockReadAt: number): void {
     const data: AccountData = {
       user: row.user,
       password: row.pass,
@@ -202,6 +202,7 @@ export class RegistrationAgent implements RegistrationControl {
         const { dueAt, warning } = this.parts.planner.restore({
           lastRegistrationOffsetSec: row.lastRegistration,
           expiryOffsetSec: row.expiry,
+          readAt: dbClockReadAt,
         });
         if (warning) log.warn(`${row.type} ${row.id}: ${warning}`);
         if (dueAt <= this.parts.clock.now()) this.request(reg, 'register');

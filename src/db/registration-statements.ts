@@ -38,7 +38,7 @@ export function deleteStatement(table: string, key: AccountKey): SqlStatement {
   };
 }
 
-/** Which optional columns an update sets (bit set); rows of one shape share an upsert. */
+/** Which optional columns an update sets (bit set); rows of one shape share a statement. */
 export function updateShape(update: RegistrationUpdate): number {
   return (update.status !== undefined ? 1 : 0) | (update.registered ? 2 : 0) | (update.contacts !== undefined ? 4 : 0);
 }
@@ -120,31 +120,8 @@ export function insertKeysIfMissingStatement(table: string, keys: readonly Accou
 }
 
 /**
- * One statement for many accounts of one type whose updates have the same shape
- * (updateShape): a missing row is inserted with the update's columns (the others
- * take their defaults, as after an INSERT IGNORE of the key), an existing one has
- * those columns updated; columns outside the shape keep their value either way. It
- * needs a unique key on the key column. VALUES(column) is the form MariaDB and MySQL
- * both accept (MySQL 8.0.20+ also has a row alias, which MariaDB lacks).
- */
-export function upsertStatement(table: string, rows: readonly KeyedUpdate[], nowMs: number): SqlStatement {
-  const { first, columns, params } = shapedValues(rows, nowMs);
-  const tuple = `(?, ${columns.map((c) => c.placeholder).join(', ')})`;
-  const names = columns.map((c) => c.column);
-  return {
-    sql: `INSERT INTO ${quoteTableName(table)} (${keyColumnOf(first.key.type)}, ${names.join(', ')}) `
-      + `VALUES ${new Array<string>(rows.length).fill(tuple).join(', ')} `
-      + `ON DUPLICATE KEY UPDATE ${names.map((n) => `${n} = VALUES(${n})`).join(', ')}`,
-    params,
-  };
-}
-
-/**
  * One UPDATE for many accounts of one type whose updates have the same shape: the
- * values travel as a parameterised derived table joined on the key. For tables where
- * an insert attempt is not free (an AUTO_INCREMENT column gives away an id for every
- * row an upsert or INSERT IGNORE names, even one that exists), so rows are updated
- * first and only the missing ones inserted.
+ * values travel as a parameterised derived table joined on the key.
  */
 export function batchUpdateStatement(table: string, rows: readonly KeyedUpdate[], nowMs: number): SqlStatement {
   const { first, columns, params } = shapedValues(rows, nowMs);

@@ -16,7 +16,7 @@ import type { PendingWrite } from './pending-write';
 import type { DbPool } from './pool';
 import {
   batchUpdateStatement, deleteStatement, existingKeysStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateShape,
-  updateStatement, upsertStatement, type KeyedUpdate, type SqlStatement,
+  updateStatement, type KeyedUpdate, type SqlStatement,
 } from './registration-statements';
 import type { RegistrationUpdate } from './registration-update';
 
@@ -47,6 +47,14 @@ function byKey(a: KeyedWrite, b: KeyedWrite): number {
 }
 
 /**
+ * Whether the key is inserted before the update: asked for (no row at start-up), or
+ * just deleted. Other updates find their row, so they go first and insert only on a miss.
+ */
+function insertsKeyFirst(write: PendingWrite): boolean {
+  return write.ensure || (write.remove && write.update !== undefined);
+}
+
+/**
  * Status writes go as text-protocol statements with the values escaped by mysql2, not
  * as server-side prepared statements: a batch's text changes with its size, and every
  * distinct text would stay prepared on each connection with its parameter metadata
@@ -69,7 +77,7 @@ export class RegistrationStore {
   constructor(
     private readonly pool: DbPool,
     /** registrations_table; already validated as an identifier by the config loader. */
-    private readonly table: string,
+    readonly table: string,
     private readonly options: RegistrationStoreOptions = {},
   ) {
     this.now = options.monotonicNow ?? (() => performance.now());
@@ -110,7 +118,7 @@ export class RegistrationStore {
         if (group.length === 0) continue;
         // Asked before taking a connection: asking while holding one could wait forever for a second.
         if (await this.keyIsUnique(type)) {
-          steps.push(...this.batchedSteps(group, await this.hasAutoIncrement()));
+          steps.push(...this.batchedSteps(group));
         } else {
           rowByRow = true;
           for (const { key, write } of group) steps.push((execute) => this.applyWith(execute, key, write));
@@ -139,18 +147,22 @@ export class RegistrationStore {
   /**
    * Many accounts of one type in a few statements instead of two per account: the
    * round trips, not the rows, are what limits the writer while SIP traffic keeps the
-   * event loop busy. Deletes (rare) go first, row by row; keys that only need a row
-   * get one INSERT IGNORE; updates go per shape (at a mass start every row has the
-   * same): one upsert, which also inserts missing rows, or, when the table has an
-   * AUTO_INCREMENT column, an UPDATE and then an upsert of the rows it did not find,
-   * so that refreshing existing rows spends no ids. Needs a unique key column. Same
-   * end state as the row-by-row path.
+   * event loop busy. Deletes (rare) go first, row by row; keys to insert first
+   * (insertsKeyFirst) get one INSERT IGNORE; updates go per shape (at a mass start
+   * every row has the same) as one UPDATE, and only the rows it did not find are
+   * inserted and updated again: the statements of the row-by-row path, batched.
+   *
+   * No INSERT … ON DUPLICATE KEY UPDATE, although it would save the missing rows a
+   * round trip: its insert attempt happens for existing rows too, so in strict SQL
+   * mode it fails on any other NOT NULL column without a default (the one-table
+   * setup's user/pass/realm), it fires the operator's BEFORE INSERT triggers on every
+   * refresh, and it spends an AUTO_INCREMENT id per row named. Needs a unique key column.
    */
-  private batchedSteps(group: readonly KeyedWrite[], autoIncrement: boolean): Step[] {
+  private batchedSteps(group: readonly KeyedWrite[]): Step[] {
     const steps: Step[] = [];
     for (const { key, write } of group) if (write.remove) steps.push((execute) => this.removeWith(execute, key));
-    const rowOnly = group.filter(({ write }) => write.ensure && !write.update).map(({ key }) => key);
-    if (rowOnly.length > 0) steps.push((execute) => execute(() => insertKeysIfMissingStatement(this.table, rowOnly)));
+    const insertFirst = group.filter(({ write }) => insertsKeyFirst(write)).map(({ key }) => key);
+    if (insertFirst.length > 0) steps.push((execute) => execute(() => insertKeysIfMissingStatement(this.table, insertFirst)));
     /** Accounts whose updates set the same columns. */
     const byShape = new Map<number, KeyedUpdate[]>();
     for (const { key, write } of group) {
@@ -160,11 +172,7 @@ export class RegistrationStore {
       if (rows) rows.push({ key, update: write.update });
       else byShape.set(shape, [{ key, update: write.update }]);
     }
-    for (const rows of byShape.values()) {
-      steps.push(autoIncrement
-        ? (execute) => this.updateThenInsertMissing(execute, rows)
-        : (execute) => execute(() => upsertStatement(this.table, rows, this.now())));
-    }
+    for (const rows of byShape.values()) steps.push((execute) => this.updateThenInsertMissing(execute, rows));
     return steps;
   }
 
@@ -174,7 +182,12 @@ export class RegistrationStore {
     const found = await execute<RowDataPacket[]>(() => existingKeysStatement(this.table, rows.map((r) => r.key)));
     const existing = new Set(found.map((row) => Number(row.k)));
     const missing = rows.filter((r) => !existing.has(r.key.id));
-    if (missing.length > 0) await execute(() => upsertStatement(this.table, missing, this.now()));
+    if (missing.length === 0) return;
+    await execute(() => insertKeysIfMissingStatement(this.table, missing.map((r) => r.key)));
+    const repeated = await execute(() => batchUpdateStatement(this.table, missing, this.now()));
+    if (repeated.affectedRows < missing.length) {
+      log.warn(`${missing.length - repeated.affectedRows} of ${missing.length} row(s) still missing in '${this.table}' after inserting them; their status is not stored`);
+    }
   }
 
   /** Whether the key column has a one-column unique index (README schema: the primary key). */
@@ -201,17 +214,6 @@ export class RegistrationStore {
     });
   }
 
-  /** Whether the table has an AUTO_INCREMENT column (the sipwise schema's surrogate id). */
-  private hasAutoIncrement(): Promise<boolean> {
-    return this.tableFact('auto_increment', async (schema, table) => {
-      const [rows] = await this.pool.execute<RowDataPacket[]>(
-        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
-        [schema, table],
-      );
-      return rows.length > 0;
-    });
-  }
-
   /** Asks information_schema once per question; a failed look-up is asked again next time rather than remembered. */
   private tableFact(question: string, ask: (schema: string | null, table: string) => Promise<boolean>): Promise<boolean> {
     let known = this.tableFacts.get(question);
@@ -227,13 +229,9 @@ export class RegistrationStore {
   /** [delete] → [insert-if-missing] → [update]: the order that gives the sequential result. */
   private async applyWith(execute: Execute, key: AccountKey, write: PendingWrite): Promise<void> {
     if (write.remove) await this.removeWith(execute, key);
-    if (write.update) {
-      // A row that is (or may be) missing is inserted first: two statements, not update-miss-insert-update.
-      if (write.ensure || write.remove) await this.insertWith(execute, key);
-      await this.updateWith(execute, key, write.update);
-    } else if (write.ensure) {
-      await this.insertWith(execute, key);
-    }
+    // A row that is (or may be) missing is inserted first: two statements, not update-miss-insert-update.
+    if (insertsKeyFirst(write)) await this.insertWith(execute, key);
+    if (write.update) await this.updateWith(execute, key, write.update);
   }
 
   private async insertWith(execute: Execute, key: AccountKey): Promise<boolean> {

@@ -33,7 +33,7 @@ import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation }
 import type { RegistrationStore } from './registration-store';
 import { withAsciiTexts, type RegistrationUpdate } from './registration-update';
 
-export type RegistrationWriteTarget = Pick<RegistrationStore, 'applyAll'>;
+export type RegistrationWriteTarget = Pick<RegistrationStore, 'applyAll' | 'table'>;
 
 export interface StatusWriterOptions {
   /** Batches written at once; keep below the pool's connection limit. */
@@ -274,7 +274,7 @@ export class StatusWriter {
         }
         const ascii = isUnstorableText(err) && queued.write.update ? withAsciiTexts(queued.write.update) : undefined;
         if (ascii) {
-          log.warn(`registration status of ${queued.key.type} ${queued.key.id}: ${describeDbError(err)}; storing it with '?' for non-ASCII characters`);
+          log.warn(`registration status of ${queued.key.type} ${queued.key.id} in '${this.target.table}': ${describeDbError(err)}; storing it with '?' for non-ASCII characters`);
           batch[index] = { ...queued, write: { ...queued.write, update: ascii } };
           index--; // the same record again, now in ASCII
           continue;
@@ -301,7 +301,7 @@ export class StatusWriter {
 
   private drop(queued: QueuedWrite, err: unknown): void {
     this.counters.dropped++;
-    log.error(`registration status of ${queued.key.type} ${queued.key.id} not stored: ${describeDbError(err)}`);
+    log.error(`registration status of ${queued.key.type} ${queued.key.id} not stored in '${this.target.table}': ${describeDbError(err)}`);
   }
 
   /** Failed records go back before whatever their accounts queued meanwhile; then back off. */

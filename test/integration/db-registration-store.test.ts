@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import { createDbPool, type DbPool } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import { RegistrationStore } from '../../src/db/registration-store';
+import type { RegistrationUpdate } from '../../src/db/registration-update';
 import { createTestDatabase, type RegistrationRow, type TestDatabase } from '../support/mariadb';
 
 const subscriber = (id: number) => ({ type: 'subscriber' as const, id });
@@ -270,23 +271,83 @@ describe('db: registration store', function () {
     assert.equal(rows[0]?.expiry, null);
   });
 
-  it('writes a batch whose rows have one shape as one autocommit statement, inserting missing rows', async () => {
-    await db.insert('registrations', [{ subscriber_id: 1, registration_status: 3, contacts: 'kept', last_reason: 'old' }]);
+  it('refreshes existing rows of one shape with one autocommit UPDATE, and inserts only the rows it misses', async () => {
+    await db.insert('registrations', [1, 2, 3].map((id) => ({ subscriber_id: id, registration_status: 3, contacts: 'kept', last_reason: 'old' })));
     const counters = async (): Promise<Record<string, number>> => Object.fromEntries(
-      (await db.query<{ Variable_name: string; Value: string }>("SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_begin', 'Com_insert', 'Com_update')"))
+      (await db.query<{ Variable_name: string; Value: string }>(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('Com_begin', 'Com_insert', 'Com_update', 'Com_update_multi')"))
         .map((r) => [r.Variable_name, Number(r.Value)]));
-    const before = await counters();
-    await store.applyAll([1, 2, 3, 4, 5].map((id) => ({
-      key: subscriber(id),
-      write: { remove: false, ensure: id > 1, update: { lastCode: 200, lastReason: 'OK', status: 2, registered: { grantedSeconds: 60 } }, queuedAtMs: 0 },
-    })));
-    const after = await counters();
-    assert.deepEqual({ begin: after.Com_begin - before.Com_begin, insert: after.Com_insert - before.Com_insert, update: after.Com_update - before.Com_update },
-      { begin: 0, insert: 1, update: 0 });
+    const statementsFor = async (ids: number[]): Promise<Record<string, number>> => {
+      const before = await counters();
+      await store.applyAll(ids.map((id) => ({
+        key: subscriber(id),
+        write: { remove: false, ensure: false, update: { lastCode: 200, lastReason: 'OK', status: 2, registered: { grantedSeconds: 60 } }, queuedAtMs: 0 },
+      })));
+      const after = await counters();
+      const updates = (c: Record<string, number>): number => (c.Com_update ?? 0) + (c.Com_update_multi ?? 0);
+      return { begin: after.Com_begin - before.Com_begin, insert: after.Com_insert - before.Com_insert, update: updates(after) - updates(before) };
+    };
+    assert.deepEqual(await statementsFor([1, 2, 3, 4, 5]), { begin: 0, insert: 1, update: 2 }, 'two rows missing');
+    assert.deepEqual(await statementsFor([1, 2, 3, 4, 5]), { begin: 0, insert: 0, update: 1 }, 'a refresh');
     const rows = await db.query<RegistrationRow>('SELECT * FROM registrations ORDER BY subscriber_id');
     assert.deepEqual(rows.map((r) => [r.subscriber_id, r.registration_status, r.last_code, r.contacts, r.expiry !== null]), [
-      [1, 2, 200, 'kept', true], [2, 2, 200, null, true], [3, 2, 200, null, true], [4, 2, 200, null, true], [5, 2, 200, null, true],
+      [1, 2, 200, 'kept', true], [2, 2, 200, 'kept', true], [3, 2, 200, 'kept', true], [4, 2, 200, null, true], [5, 2, 200, null, true],
     ]);
+  });
+
+  describe('operator tables with other NOT NULL columns without a default (strict SQL mode)', () => {
+    // Any insert attempt on an existing row, such as an upsert's, fails there with
+    // ER_NO_DEFAULT_FOR_FIELD, and every status would be lost.
+    const statusColumns = `registration_status tinyint(1) NOT NULL DEFAULT 0, last_registration datetime, expiry datetime,
+      last_code smallint, last_reason varchar(256), contacts varchar(512)`;
+    const tables = [{
+      name: 'an extra column',
+      columns: 'owner varchar(32) NOT NULL',
+      required: { owner: 'ops' },
+    }, {
+      // registrations_table = the subscribers table, its ids given by provisioning (no AUTO_INCREMENT).
+      name: 'the one-table setup',
+      columns: 'user varchar(256) NOT NULL, pass varchar(256) NOT NULL, realm varchar(256) NOT NULL, contact varchar(256) NOT NULL',
+      required: { user: 'u', pass: 'p', realm: 'r', contact: '' },
+    }];
+    for (const { name, columns, required } of tables) {
+      it(`stores the statuses of existing rows: ${name}`, async () => {
+        const [[{ mode }]] = await db.root.query<(mysql.RowDataPacket & { mode: string })[]>('SELECT @@GLOBAL.sql_mode AS mode');
+        assert.match(mode, /STRICT_TRANS_TABLES/);
+        await db.query(`CREATE TABLE regs_extra (subscriber_id int NOT NULL PRIMARY KEY, ${columns}, ${statusColumns})`);
+        await db.insert('regs_extra', [1, 2, 3].map((id) => ({ subscriber_id: id, ...required })));
+        const extra = new RegistrationStore(pool, 'regs_extra');
+        const write = (update: RegistrationUpdate) => ({ remove: false, ensure: false, update, queuedAtMs: 0 });
+        await extra.applyAll([1, 2].map((id) => ({
+          key: subscriber(id), write: write({ lastCode: 200, lastReason: 'OK', status: 2, registered: { grantedSeconds: 60 } }),
+        })));
+        await extra.applyAll([
+          { key: subscriber(1), write: write({ lastCode: 401, lastReason: 'Unauthorized' }) },
+          { key: subscriber(3), write: write({ lastCode: 403, lastReason: 'Forbidden', status: 3 }) },
+        ]);
+        const rows = await db.query<RegistrationRow>('SELECT * FROM regs_extra ORDER BY subscriber_id');
+        assert.deepEqual(rows.map((r) => [r.subscriber_id, r.registration_status, r.last_code, r.last_reason, r.expiry !== null]), [
+          [1, 2, 401, 'Unauthorized', true], [2, 2, 200, 'OK', true], [3, 3, 403, 'Forbidden', false],
+        ]);
+        assert.ok(rows.every((r) => Object.entries(required).every(([column, value]) => (r as unknown as Record<string, unknown>)[column] === value)));
+      });
+    }
+  });
+
+  it("refreshes existing rows without firing the table's BEFORE INSERT triggers; a missing row is inserted as SEMS does", async () => {
+    await db.insert('registrations', [{ subscriber_id: 1 }, { subscriber_id: 2 }]);
+    await db.query('CREATE TABLE inserted (subscriber_id int NOT NULL)');
+    await db.query('CREATE TRIGGER registrations_bi BEFORE INSERT ON registrations FOR EACH ROW INSERT INTO inserted VALUES (NEW.subscriber_id)');
+    const update = (id: number, lastCode: number) => ({
+      key: subscriber(id), write: { remove: false, ensure: false, update: { lastCode, lastReason: 'x', status: 2 }, queuedAtMs: 0 },
+    });
+    await store.applyAll([update(1, 200), update(2, 200)]);
+    await store.applyAll([update(1, 201)]);
+    assert.deepEqual(await db.query('SELECT * FROM inserted'), []);
+    await store.applyAll([update(1, 202), update(3, 202)]);
+    assert.deepEqual((await db.query<{ subscriber_id: number }>('SELECT subscriber_id FROM inserted')).map((r) => r.subscriber_id), [3]);
+    const rows = await db.query<RegistrationRow>('SELECT * FROM registrations ORDER BY subscriber_id');
+    assert.deepEqual(rows.map((r) => [r.subscriber_id, r.last_code]), [[1, 202], [2, 200], [3, 202]]);
   });
 
   it('spends AUTO_INCREMENT ids only on new rows when batches refresh existing ones (sipwise schema)', async () => {

@@ -110,33 +110,45 @@ describe('RefreshPlanner after a 2xx', () => {
 
 describe('RefreshPlanner.restore (start-up, SPEC §3 status 2)', () => {
   const now = 100_000 * S;
+  const ONCE: RefreshIntervals = { reregisterInterval: 1 };
+
+  it('counts the row times from the moment the DB clock was read, however long the load has taken since', () => {
+    const readAt = now;
+    const { clock, planner } = setup(ONCE, readAt);
+    clock.advance(10 * S);
+    assert.deepEqual(planner.restore({ readAt, lastRegistrationOffsetSec: -3570, expiryOffsetSec: 30 }), { dueAt: readAt + 30 * S, warning: undefined });
+    assert.deepEqual(planner.restore({ readAt, lastRegistrationOffsetSec: -3595, expiryOffsetSec: 5 }), { dueAt: clock.now() },
+      'expired during the load: at once');
+    const future = planner.restore({ readAt, lastRegistrationOffsetSec: 60, expiryOffsetSec: 3660 });
+    assert.equal(future.dueAt, readAt + 3660 * S, 'a last_registration in the future counts from the reading');
+  });
 
   it('refreshes at once when the expiry is past, now or unknown', () => {
     const { planner } = setup(SPREAD, now);
-    assert.deepEqual(planner.restore({ lastRegistrationOffsetSec: -4000, expiryOffsetSec: -400 }), { dueAt: now });
-    assert.deepEqual(planner.restore({ lastRegistrationOffsetSec: -3600, expiryOffsetSec: 0 }), { dueAt: now });
-    assert.deepEqual(planner.restore({ lastRegistrationOffsetSec: null, expiryOffsetSec: null }), { dueAt: now });
+    assert.deepEqual(planner.restore({ readAt: now, lastRegistrationOffsetSec: -4000, expiryOffsetSec: -400 }), { dueAt: now });
+    assert.deepEqual(planner.restore({ readAt: now, lastRegistrationOffsetSec: -3600, expiryOffsetSec: 0 }), { dueAt: now });
+    assert.deepEqual(planner.restore({ readAt: now, lastRegistrationOffsetSec: null, expiryOffsetSec: null }), { dueAt: now });
   });
 
   it('plans from last_registration like after a 2xx then', () => {
     const { planner } = setup(SPREAD, now);
-    const { dueAt, warning } = planner.restore({ lastRegistrationOffsetSec: -600, expiryOffsetSec: 3000 });
+    const { dueAt, warning } = planner.restore({ readAt: now, lastRegistrationOffsetSec: -600, expiryOffsetSec: 3000 });
     assert.equal(warning, undefined);
     assert.ok(dueAt >= now + 840 * S && dueAt <= now + 1200 * S, `due ${dueAt - now} ms from now`);
-    const fixed = setup(FIXED, now).planner.restore({ lastRegistrationOffsetSec: -600, expiryOffsetSec: 3000 });
+    const fixed = setup(FIXED, now).planner.restore({ readAt: now, lastRegistrationOffsetSec: -600, expiryOffsetSec: 3000 });
     assert.deepEqual(fixed, { dueAt: now + 1200 * S, warning: undefined });
   });
 
   it('clamps a last_registration in the future to now, with a warning', () => {
     const { planner } = setup(SPREAD, now);
-    const { dueAt, warning } = planner.restore({ lastRegistrationOffsetSec: 120, expiryOffsetSec: 3600 });
+    const { dueAt, warning } = planner.restore({ readAt: now, lastRegistrationOffsetSec: 120, expiryOffsetSec: 3600 });
     assert.match(warning ?? '', /last_registration.*120 s in the future/);
     assert.ok(dueAt >= now + 1440 * S && dueAt <= now + 1800 * S, `due ${dueAt - now} ms from now`);
   });
 
   it('counts a NULL last_registration as now', () => {
     const { planner } = setup(FIXED, now);
-    assert.deepEqual(planner.restore({ lastRegistrationOffsetSec: null, expiryOffsetSec: 3600 }), {
+    assert.deepEqual(planner.restore({ readAt: now, lastRegistrationOffsetSec: null, expiryOffsetSec: 3600 }), {
       dueAt: now + 1800 * S,
       warning: undefined,
     });
@@ -145,10 +157,10 @@ describe('RefreshPlanner.restore (start-up, SPEC §3 status 2)', () => {
   it('cuts a window that began in the past to the present, and one wholly past to now', () => {
     const { planner } = setup(SPREAD, now);
     for (let i = 0; i < 200; i++) {
-      const { dueAt } = planner.restore({ lastRegistrationOffsetSec: -1500, expiryOffsetSec: 2100 });
+      const { dueAt } = planner.restore({ readAt: now, lastRegistrationOffsetSec: -1500, expiryOffsetSec: 2100 });
       assert.ok(dueAt >= now && dueAt <= now + 300 * S, `due ${dueAt - now} ms from now`);
     }
-    assert.deepEqual(planner.restore({ lastRegistrationOffsetSec: -3000, expiryOffsetSec: 600 }), {
+    assert.deepEqual(planner.restore({ readAt: now, lastRegistrationOffsetSec: -3000, expiryOffsetSec: 600 }), {
       dueAt: now,
       warning: undefined,
     });
@@ -159,7 +171,7 @@ describe('RefreshPlanner.restore (start-up, SPEC §3 status 2)', () => {
     const n = 10_000;
     for (let i = 0; i < n; i++) {
       const ago = (i * 137) % 1400; // registered within the last 1400 s, 3600 s granted
-      const { dueAt } = planner.restore({ lastRegistrationOffsetSec: -ago, expiryOffsetSec: 3600 - ago });
+      const { dueAt } = planner.restore({ readAt: now, lastRegistrationOffsetSec: -ago, expiryOffsetSec: 3600 - ago });
       assert.ok(dueAt >= now + (1440 - ago) * S && dueAt <= now + (1800 - ago) * S, `row ${i}: ${dueAt - now} ms`);
       timers.schedule(i, dueAt, noop);
     }

@@ -220,14 +220,14 @@ describe('RegistrationAgent', () => {
   describe('start-up restore (SPEC §3)', () => {
     it('registers 0/1/3 and rows without status, de-registers 5, ignores 4, waits for ACTIVE rows', async () => {
       const { clock, client, sink, agent } = setup();
-      agent.restore(row(1, null));
-      agent.restore(row(2, RegStatus.Inactive));
-      agent.restore(row(3, RegStatus.Pending));
-      agent.restore(row(4, RegStatus.Failed));
-      agent.restore(row(5, RegStatus.Removed));
-      agent.restore(row(6, RegStatus.ToBeRemoved));
-      agent.restore(row(7, RegStatus.Active, { lastRegistration: -1000, expiry: 2600 }));
-      agent.restore(row(8, RegStatus.Active, { lastRegistration: -4000, expiry: -400 }));
+      agent.restore(row(1, null), clock.now());
+      agent.restore(row(2, RegStatus.Inactive), clock.now());
+      agent.restore(row(3, RegStatus.Pending), clock.now());
+      agent.restore(row(4, RegStatus.Failed), clock.now());
+      agent.restore(row(5, RegStatus.Removed), clock.now());
+      agent.restore(row(6, RegStatus.ToBeRemoved), clock.now());
+      agent.restore(row(7, RegStatus.Active, { lastRegistration: -1000, expiry: 2600 }), clock.now());
+      agent.restore(row(8, RegStatus.Active, { lastRegistration: -4000, expiry: -400 }), clock.now());
       assert.deepEqual(sink.ops, [['insert', 'subscriber:1']]);
       assert.deepEqual(client.sent.map((r) => [r.params.user, r.op]), [
         ['u1', 'register'], ['u2', 'register'], ['u3', 'register'], ['u4', 'register'],
@@ -244,23 +244,37 @@ describe('RegistrationAgent', () => {
 
     it('a restart of a fully registered population sends nothing until the refresh times', () => {
       const { clock, client, agent } = setup();
-      for (let i = 0; i < 1000; i++) agent.restore(row(i, RegStatus.Active, { lastRegistration: -(i % 100), expiry: 3600 - (i % 100) }));
+      for (let i = 0; i < 1000; i++) agent.restore(row(i, RegStatus.Active, { lastRegistration: -(i % 100), expiry: 3600 - (i % 100) }), clock.now());
       clock.advance(1_700_000);
       assert.equal(client.sent.length, 0);
       clock.advance(200_000);
       assert.equal(client.sent.length, 1000);
     });
 
+    it('counts ACTIVE rows\' times from the DB clock reading: a row that expired during the load registers at once', () => {
+      const { clock, client, agent } = setup();
+      const readAt = clock.now();
+      clock.advance(10_000); // the load so far
+      agent.restore(row(1, RegStatus.Active, { lastRegistration: -3595, expiry: 5 }), readAt);
+      agent.restore(row(2, RegStatus.Active, { lastRegistration: -1770, expiry: 1830 }), readAt);
+      assert.deepEqual(client.sent.map((r) => r.params.user), ['u1']);
+      // Row 2: registered 1770 s before the reading for 3600 s → refresh 30 s after it.
+      clock.advance(readAt + 30_000 - clock.now() - 1);
+      assert.equal(client.sent.length, 1);
+      clock.advance(1);
+      assert.deepEqual(client.sent.map((r) => r.params.user), ['u1', 'u2']);
+    });
+
     it('reads contact (with db_read_contact) and auth_user from the row', () => {
-      const { client, agent } = setup();
-      agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060;transport=tcp', authUser: 'auth1' }));
+      const { clock, client, agent } = setup();
+      agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060;transport=tcp', authUser: 'auth1' }), clock.now());
       assert.equal(client.sent[0]?.params.contact, 'sip:x@10.0.0.1:5060;transport=tcp');
       assert.equal(client.sent[0]?.params.authUser, 'auth1');
     });
 
     it('ignores the contact column without db_read_contact', () => {
-      const { client, agent } = setup({ settings: { dbReadContact: false } });
-      agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060' }));
+      const { clock, client, agent } = setup({ settings: { dbReadContact: false } });
+      agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060' }), clock.now());
       assert.equal(client.sent[0]?.params.contact, 'sip:u1@127.0.0.1:5080');
     });
   });

@@ -7,7 +7,7 @@ import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation }
 import { dbPoolOptions } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import {
-  LAST_REASON_MAX_LENGTH, batchUpdateStatement, existingKeysStatement, quoteTableName, updateShape, updateStatement, upsertStatement,
+  LAST_REASON_MAX_LENGTH, batchUpdateStatement, existingKeysStatement, quoteTableName, updateShape, updateStatement,
 } from '../../src/db/registration-statements';
 import { mergeUpdates, withAsciiTexts, type RegistrationUpdate } from '../../src/db/registration-update';
 
@@ -84,17 +84,6 @@ describe('db: pure functions', () => {
     it('cuts an over-long reason to the column size', () => {
       const s = updateStatement('r', key, { lastCode: 500, lastReason: 'x'.repeat(1000) }, 0);
       assert.equal((s.params[1] as string).length, LAST_REASON_MAX_LENGTH);
-    });
-
-    it('upserts rows of one shape: their columns only, values in row order, time moved back per row', () => {
-      const ok = (atMs: number): RegistrationUpdate => ({ lastCode: 200, lastReason: 'OK', status: 2, registered: { grantedSeconds: 3600, atMs } });
-      const s = upsertStatement('registrations', [{ key, update: ok(1_000) }, { key: { type: 'subscriber', id: 7 }, update: ok(60_400) }], 61_400);
-      const tuple = '(?, ?, ?, ?, TIMESTAMPADD(SECOND, ?, NOW()), TIMESTAMPADD(SECOND, ?, NOW()))';
-      assert.equal(s.sql,
-        'INSERT INTO `registrations` (subscriber_id, last_code, last_reason, registration_status, last_registration, expiry) '
-        + `VALUES ${tuple}, ${tuple} ON DUPLICATE KEY UPDATE last_code = VALUES(last_code), last_reason = VALUES(last_reason), `
-        + 'registration_status = VALUES(registration_status), last_registration = VALUES(last_registration), expiry = VALUES(expiry)');
-      assert.deepEqual(s.params, [42, 200, 'OK', 2, -60, 3540, 7, 200, 'OK', 2, -1, 3599]);
     });
 
     it('updates rows of one shape through a derived table of their values, and asks which keys exist', () => {

@@ -7,6 +7,7 @@ import type { KeyedWrite } from '../../src/db/registration-store';
 import { StatusWriter, type RegistrationWriteTarget } from '../../src/db/status-writer';
 
 class HeldTarget implements RegistrationWriteTarget {
+  readonly table = 'registrations';
   readonly batches: number[][] = [];
   private readonly releases: (() => void)[] = [];
 
