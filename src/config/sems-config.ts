@@ -48,17 +48,7 @@ export function parseSemsConfig(cfg: ConfigFile): SemsConfig {
   // Relative paths are taken against sems.conf's folder, so a config tree can be moved.
   const pluginConfigPath = resolve(dirname(resolve(src)), pluginPath);
 
-  const requested = cfg.list('load_plugins');
-  const excluded = new Set(cfg.list('exclude_plugins') ?? []);
-  const names = requested && requested.length > 0 ? requested : [...KNOWN_PLUGINS];
-  const plugins = new Set<KnownPlugin>();
-  const ignoredPlugins: string[] = [];
-  for (const raw of names) {
-    const name = raw.replace(/\.so$/, '');
-    if (excluded.has(name) || excluded.has(raw)) continue;
-    if ((KNOWN_PLUGINS as readonly string[]).includes(name)) plugins.add(name as KnownPlugin);
-    else ignoredPlugins.push(name);
-  }
+  const { plugins, ignoredPlugins } = selectPlugins(cfg.list('load_plugins') ?? [], cfg.list('exclude_plugins') ?? []);
   if (!plugins.has('db_reg_agent')) {
     throw new ConfigError(`${src}: 'load_plugins'/'exclude_plugins' leave out db_reg_agent; nothing to run`);
   }
@@ -88,6 +78,23 @@ export function parseSemsConfig(cfg: ConfigFile): SemsConfig {
     syslogFacility,
     signature,
   };
+}
+
+/**
+ * SEMS (AmPlugIn::load): a non-empty load_plugins is taken as it is; exclude_plugins only
+ * thins out "every plugin in the folder", the set an empty load_plugins stands for.
+ */
+function selectPlugins(requested: string[], excluded: string[]): { plugins: Set<KnownPlugin>; ignoredPlugins: string[] } {
+  const skip = new Set(excluded);
+  const names = requested.length > 0 ? requested : KNOWN_PLUGINS.filter((p) => !skip.has(p) && !skip.has(`${p}.so`));
+  const plugins = new Set<KnownPlugin>();
+  const ignoredPlugins: string[] = [];
+  for (const raw of names) {
+    const name = raw.replace(/\.so$/, '');
+    if ((KNOWN_PLUGINS as readonly string[]).includes(name)) plugins.add(name as KnownPlugin);
+    else ignoredPlugins.push(name);
+  }
+  return { plugins, ignoredPlugins };
 }
 
 function parseInterfaces(cfg: ConfigFile): SipInterface[] {

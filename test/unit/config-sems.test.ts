@@ -15,10 +15,18 @@ describe('sems.conf', () => {
     assert.deepEqual([...sems('load_plugins=').plugins].sort(), ['db_reg_agent', 'jsonrpc', 'uac_auth', 'xmlrpc2di']);
   });
 
-  it('ignores plugins it does not implement and honours exclude_plugins', () => {
-    const c = sems('load_plugins=wav;ilbc;db_reg_agent;uac_auth;xmlrpc2di.so\nexclude_plugins=xmlrpc2di');
-    assert.deepEqual([...c.plugins].sort(), ['db_reg_agent', 'uac_auth']);
+  it('ignores plugins it does not implement', () => {
+    const c = sems('load_plugins=wav;ilbc;db_reg_agent;uac_auth;xmlrpc2di.so');
+    assert.deepEqual([...c.plugins].sort(), ['db_reg_agent', 'uac_auth', 'xmlrpc2di']);
     assert.deepEqual(c.ignoredPlugins, ['wav', 'ilbc']);
+  });
+
+  it('applies exclude_plugins only when load_plugins is empty, as SEMS does', () => {
+    // SEMS's sample sems.conf lists db_reg_agent in exclude_plugins, which must not matter here.
+    const listed = sems('load_plugins=wav;uac_auth;db_reg_agent;xmlrpc2di\nexclude_plugins=precoded_announce;py_sems;db_reg_agent');
+    assert.deepEqual([...listed.plugins].sort(), ['db_reg_agent', 'uac_auth', 'xmlrpc2di']);
+    assert.deepEqual([...sems('exclude_plugins=xmlrpc2di;jsonrpc.so').plugins].sort(), ['db_reg_agent', 'uac_auth']);
+    assert.deepEqual([...sems('load_plugins=\nexclude_plugins=uac_auth').plugins].sort(), ['db_reg_agent', 'jsonrpc', 'xmlrpc2di']);
   });
 
   it('turns digest authentication off when uac_auth is not loaded', () => {
