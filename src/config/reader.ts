@@ -87,6 +87,15 @@ export class ConfigFile {
     return v === undefined ? def : v === 'yes';
   }
 
+  /** SEMS's stricter booleans (stderr, fork): `yes` or `no` in any case; anything else is an error naming the key. */
+  yesNo(key: string, def: boolean): boolean {
+    const v = this.values.get(key);
+    if (v === undefined) return def;
+    const word = v.toLowerCase();
+    if (word !== 'yes' && word !== 'no') throw new ConfigError(`${this.source}: '${key}' must be yes or no, got '${v}'`);
+    return word === 'yes';
+  }
+
   /** A non-negative integer; a value that does not parse is an error naming the key. */
   uint(key: string, def: number): number;
   uint(key: string): number | undefined;

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type ConfigFile } from './reader';
-import { SYSLOG_FACILITIES } from '../log';
+import { LOG_LEVEL_NAMES, parseLogLevel, SYSLOG_FACILITIES } from '../log';
 
 export const VERSION = '0.1.0';
 export const DEFAULT_SIGNATURE = `db-reg-agent ${VERSION}`;
@@ -36,6 +36,9 @@ export interface SemsConfig {
   logLevel: number;
   logToStderr: boolean;
   fork: boolean;
+  /** daemon_uid / daemon_gid: the -u / -g of sems.conf (the command line wins). */
+  daemonUser?: string;
+  daemonGroup?: string;
   syslogFacility: string;
   /** User-Agent header value; empty = no User-Agent header. */
   signature: string;
@@ -53,8 +56,9 @@ export function parseSemsConfig(cfg: ConfigFile): SemsConfig {
     throw new ConfigError(`${src}: 'load_plugins'/'exclude_plugins' leave out db_reg_agent; nothing to run`);
   }
 
-  const logLevel = cfg.uint('loglevel', 2);
-  if (logLevel > 3) throw new ConfigError(`${src}: 'loglevel' must be 0..3, got ${logLevel}`);
+  const logLevelText = cfg.string('loglevel', '2');
+  const logLevel = parseLogLevel(logLevelText);
+  if (logLevel === undefined) throw new ConfigError(`${src}: 'loglevel' must be 0..3 or ${LOG_LEVEL_NAMES}, got '${logLevelText}'`);
 
   const syslogFacility = cfg.string('syslog_facility', 'DAEMON');
   if (SYSLOG_FACILITIES[syslogFacility.toLowerCase()] === undefined) {
@@ -73,8 +77,11 @@ export function parseSemsConfig(cfg: ConfigFile): SemsConfig {
     outboundProxy: cfg.string('outbound_proxy', ''),
     forceOutboundProxy: cfg.bool('force_outbound_proxy', false),
     logLevel,
-    logToStderr: cfg.bool('stderr', false),
-    fork: cfg.bool('fork', true),
+    logToStderr: cfg.yesNo('stderr', false),
+    // SEMS reads `daemon` after `fork`: the alias wins when both are set.
+    fork: cfg.yesNo('daemon', cfg.yesNo('fork', true)),
+    daemonUser: cfg.string('daemon_uid') || undefined,
+    daemonGroup: cfg.string('daemon_gid') || undefined,
     syslogFacility,
     signature,
   };

@@ -83,6 +83,31 @@ describe('sems.conf', () => {
     assert.throws(() => sems('syslog_facility=LOCAL9'), /'syslog_facility'/);
   });
 
+  it('takes level names in loglevel, as AmConfig::setLogLevel does', () => {
+    assert.deepEqual(['ERR', 'warning', 'Info', 'DEBUG'].map((l) => sems(`loglevel=${l}`).logLevel), [0, 1, 2, 3]);
+    assert.throws(() => sems('loglevel=verbose'), /'loglevel' must be 0\.\.3 or error\|.*, got 'verbose'/);
+  });
+
+  it('reads stderr and fork as yes/no in any case and refuses anything else, like SEMS', () => {
+    const c = sems('stderr=YES\nfork=No');
+    assert.deepEqual([c.logToStderr, c.fork], [true, false]);
+    assert.throws(() => sems('stderr=1'), /'stderr' must be yes or no, got '1'/);
+    assert.throws(() => sems('fork=true'), /'fork' must be yes or no, got 'true'/);
+  });
+
+  it('takes daemon as the alias of fork (the alias wins) and checks both', () => {
+    assert.equal(sems('daemon=no').fork, false);
+    assert.equal(sems('fork=no\ndaemon=yes').fork, true);
+    assert.throws(() => sems('fork=maybe\ndaemon=yes'), /'fork' must be yes or no/);
+    assert.throws(() => sems('daemon=off'), /'daemon' must be yes or no/);
+  });
+
+  it('reads daemon_uid and daemon_gid; empty means unset', () => {
+    const c = sems('daemon_uid=sems\ndaemon_gid=1001');
+    assert.deepEqual([c.daemonUser, c.daemonGroup], ['sems', '1001']);
+    assert.deepEqual([sems('daemon_uid=').daemonUser, sems('').daemonGroup], [undefined, undefined]);
+  });
+
   it('picks the User-Agent like SEMS: use_default_signature wins over signature', () => {
     assert.equal(sems('').signature, '');
     assert.equal(sems('signature="My UA 1.0"').signature, 'My UA 1.0');
