@@ -3,6 +3,7 @@
  * extensions (allowed_clients, body limit).
  */
 import { isIP } from 'node:net';
+import { addressOf } from './net-address';
 import { ConfigError, type ConfigFile } from './reader';
 
 export interface XmlRpcConfig {
@@ -51,10 +52,13 @@ function port(cfg: ConfigFile, key: string, def: number): number {
   return p;
 }
 
+/** Empty = all addresses; a device name (lo, eth0) as SEMS's fixIface2IP takes it. */
 function listenAddress(cfg: ConfigFile, key: string, def: string): string {
-  const v = cfg.string(key, def).replace(/^\[(.*)\]$/, '$1');
-  if (v !== '' && !isIP(v)) throw new ConfigError(`${cfg.source}: '${key}' must be an IP address, got '${v}'`);
-  return v;
+  const v = cfg.string(key, def);
+  if (v === '') return v;
+  const address = addressOf(v);
+  if (address === undefined) throw new ConfigError(`${cfg.source}: '${key}' must be an IP address or a network device, got '${v}'`);
+  return address;
 }
 
 function cidrList(cfg: ConfigFile, key: string): string[] {
