@@ -3,10 +3,9 @@
  * outbound proxy, logging and the User-Agent signature.
  */
 import { networkInterfaces } from 'node:os';
-import { dirname, resolve } from 'node:path';
 import type { ConfigWarn } from './agent-config';
 import { addressOf } from './net-address';
-import { ConfigError, type ConfigFile } from './reader';
+import { ConfigError, pluginConfigFolder, type ConfigFile } from './reader';
 import { LOG_LEVEL_NAMES, parseLogLevel, SYSLOG_FACILITIES } from '../log';
 
 export const VERSION = '0.1.0';
@@ -48,9 +47,8 @@ export interface SemsConfig {
 export function parseSemsConfig(cfg: ConfigFile, warn: ConfigWarn = () => undefined): SemsConfig {
   const src = cfg.source;
 
-  const pluginPath = cfg.string('plugin_config_path', '/etc/sems/etc/');
   // Relative paths are taken against sems.conf's folder, so a config tree can be moved.
-  const pluginConfigPath = resolve(dirname(resolve(src)), pluginPath);
+  const pluginConfigPath = pluginConfigFolder(src, cfg.string('plugin_config_path'));
 
   const { plugins, ignoredPlugins } = selectPlugins(cfg.list('load_plugins') ?? [], cfg.list('exclude_plugins') ?? []);
   if (!plugins.has('db_reg_agent')) {
