@@ -14,7 +14,8 @@
  * The measured run is preceded by --warmup seconds of the same load on other accounts,
  * so that it sees a daemon whose code is compiled, as a provisioning burst would.
  *
- * --server-timeout sets xmlrpc2di's server_timeout (ms; shipped default 500). The
+ * --server-timeout sets xmlrpc2di's server_timeout (ms; default 500, the shipped
+ * default when doc/benchmarks.md's figures were taken; now 30000). The
  * server's idle keep-alive timeout follows it, and Node's HTTP client reuses a
  * connection only when the announced timeout is at least 2 s: below that every call
  * opens a new connection, as the report line "connections opened" shows.

@@ -25,6 +25,24 @@ export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {
   local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
 };
 
+/** The level names SEMS's AmConfig::setLogLevel accepts (any case). */
+const LEVEL_WORDS: Readonly<Record<string, LogLevel>> = {
+  error: LogLevel.Error, err: LogLevel.Error,
+  warning: LogLevel.Warn, warn: LogLevel.Warn,
+  info: LogLevel.Info,
+  debug: LogLevel.Debug, dbg: LogLevel.Debug,
+};
+
+/** For messages: the names parseLogLevel takes besides the numbers. */
+export const LOG_LEVEL_NAMES = Object.keys(LEVEL_WORDS).join('|');
+
+/** `loglevel` / `-D`: a number 0..3 or a level name as SEMS takes it; undefined for anything else. */
+export function parseLogLevel(text: string): LogLevel | undefined {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t) <= LogLevel.Debug ? (Number(t) as LogLevel) : undefined;
+  return LEVEL_WORDS[t.toLowerCase()];
+}
+
 type Sink = (level: LogLevel, line: string) => void;
 
 const stderrSink: Sink = (level, line) => {
@@ -70,6 +88,9 @@ export function writeLogLine(level: LogLevel, line: string): void {
 
 export function logToStderr(): void {
   void closeSyslog();
+  // A daemon with stderr=yes keeps the stderr it was started with; if the reader of that
+  // goes away, lines are lost (as in SEMS) but the daemon must not stop over it.
+  if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', () => undefined);
   sink = stderrSink;
 }
 

@@ -3,19 +3,18 @@
  * Process entry: command line, configuration, logging, daemon mode, pid file,
  * privileges and signals (SPEC §1). Everything else is started by `Daemon`.
  */
-import { spawn } from 'node:child_process';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { parseCommandLine, USAGE, UsageError, type CommandLine } from './config/command-line';
 import { loadConfig, type DaemonConfig } from './config/load';
 import { ConfigError } from './config/reader';
-import { VERSION } from './config/sems-config';
+import { VERSION, type SemsConfig } from './config/sems-config';
 import { Daemon } from './daemon';
+import { detach, isBackgroundProcess, reportRunning, reportStartFailure } from './daemonize';
 import { applyHeapPolicy } from './heap-policy';
 import { closeSyslog, logger, logToStderr, logToSyslog, setLogLevel } from './log';
+import { dropPrivileges, PrivilegeError, resolveRunAs, type Requested, type RunAs } from './privileges';
 
 const log = logger('main');
-/** Set in the detached child so it does not fork again. */
-const DAEMONIZED_ENV = 'DB_REG_AGENT_DAEMONIZED';
 /** An orderly stop that takes longer than this is cut short. */
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -42,22 +41,25 @@ function readConfig(cli: CommandLine, warnings: string[]): DaemonConfig {
   }
 }
 
-/** SEMS forks into the background unless -E; systemd runs us with -E. */
-function detach(): never {
-  const child = spawn(process.execPath, process.argv.slice(1), {
-    detached: true,
-    stdio: 'ignore',
-    env: { ...process.env, [DAEMONIZED_ENV]: '1' },
-  });
-  child.unref();
-  process.exit(0);
+/** -u / -g win over daemon_uid / daemon_gid (SEMS applies the command line last). */
+function readRunAs(cli: CommandLine, sems: SemsConfig): RunAs {
+  const pick = (flag: string, given: string | undefined, key: string, configured: string | undefined): Requested | undefined => {
+    if (given !== undefined) return { value: given, from: flag };
+    return configured === undefined ? undefined : { value: configured, from: `${sems.source}: '${key}'` };
+  };
+  try {
+    return resolveRunAs(pick('-u', cli.user, 'daemon_uid', sems.daemonUser), pick('-g', cli.group, 'daemon_gid', sems.daemonGroup));
+  } catch (err) {
+    if (err instanceof PrivilegeError) fail(err.message, 1);
+    throw err;
+  }
 }
 
 function writePidFile(path: string): () => void {
   try {
     writeFileSync(path, `${process.pid}\n`);
   } catch (err) {
-    fail(`cannot write pid file '${path}': ${(err as Error).message}`, 1);
+    throw new Error(`cannot write pid file '${path}': ${(err as Error).message}`, { cause: err });
   }
   return () => {
     try {
@@ -68,14 +70,12 @@ function writePidFile(path: string): () => void {
   };
 }
 
-/** After the sockets are bound (SPEC §1): group first, while we still may. */
-function dropPrivileges(cli: CommandLine): void {
-  try {
-    if (cli.group) process.setgid?.(cli.group);
-    if (cli.user) process.setuid?.(cli.user);
-  } catch (err) {
-    throw new Error(`cannot switch to user '${cli.user ?? ''}' group '${cli.group ?? ''}': ${(err as Error).message}`, { cause: err });
-  }
+/** Before anything runs: the one line goes to the log and to a parent waiting in daemon mode. */
+async function refuseToStart(message: string): Promise<never> {
+  log.error(message);
+  await reportStartFailure(message);
+  await closeSyslog();
+  process.exit(1);
 }
 
 async function main(): Promise<void> {
@@ -92,8 +92,10 @@ async function main(): Promise<void> {
 
   const warnings: string[] = [];
   const config = readConfig(cli, warnings);
-  const foreground = cli.foreground || !config.sems.fork || process.env[DAEMONIZED_ENV] === '1';
-  if (!foreground) detach();
+  const runAs = readRunAs(cli, config.sems);
+  // SEMS forks into the background unless -E; systemd runs us with -E.
+  const foreground = cli.foreground || !config.sems.fork || isBackgroundProcess();
+  if (!foreground) await detach(config.sems.logToStderr);
 
   setLogLevel(cli.logLevel ?? config.sems.logLevel);
   if (cli.foreground || config.sems.logToStderr) logToStderr();
@@ -101,7 +103,12 @@ async function main(): Promise<void> {
   for (const w of warnings) log.warn(w);
   for (const p of config.sems.ignoredPlugins) log.debug(`plugin '${p}' is not part of db-reg-agent; ignored`);
 
-  const removePidFile = cli.pidFile ? writePidFile(cli.pidFile) : () => undefined;
+  let removePidFile = (): void => undefined;
+  try {
+    if (cli.pidFile) removePidFile = writePidFile(cli.pidFile);
+  } catch (err) {
+    await refuseToStart((err as Error).message);
+  }
   const daemon = new Daemon(config);
   let stopping = false;
   const stop = (why: string, code: number): void => {
@@ -134,11 +141,15 @@ async function main(): Promise<void> {
   log.info(`db-reg-agent ${VERSION} starting (config ${cli.configFile})`);
   try {
     await daemon.start();
-    dropPrivileges(cli);
+    dropPrivileges(runAs);
   } catch (err) {
-    log.error(`start-up failed: ${(err as Error).message}`);
+    const message = `start-up failed: ${(err as Error).message}`;
+    log.error(message);
+    await reportStartFailure(message);
     stop('start-up failure', 1);
+    return;
   }
+  await reportRunning();
 }
 
 void main();

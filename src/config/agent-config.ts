@@ -2,12 +2,13 @@
  * db_reg_agent.conf: every key of SPEC §2 with SEMS's defaults and the validation
  * SEMS's onLoad performs, plus the documented extensions (doc/configuration.md).
  */
+import { isIP } from 'node:net';
 import { ConfigError, type ConfigFile } from './reader';
 
 export interface DbConnectionConfig {
   host: string;
   port: number;
-  /** Unix socket path when mysql_server is an absolute path. */
+  /** Unix socket path when mysql_server is an absolute path (host is then unused). */
   socketPath?: string;
   user: string;
   password: string;
@@ -71,9 +72,13 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
   if (user === '') fail(`parameter 'mysql_user' is missing`);
   const password = cfg.string('mysql_passwd', '');
   if (password === '') warn(`${src}: 'mysql_passwd' is empty (SEMS refuses this; connecting without a password)`);
-  const server = cfg.string('mysql_server', 'localhost');
-  const port = cfg.uint('mysql_port', 3306);
-  if (port < 1 || port > 65535) fail(`'mysql_port' must be 1..65535, got ${port}`);
+  const server = parseMysqlServer(cfg.string('mysql_server', 'localhost'), fail);
+  const configuredPort = cfg.uint('mysql_port', 3306);
+  if (configuredPort < 1 || configuredPort > 65535) fail(`'mysql_port' must be 1..65535, got ${configuredPort}`);
+  // The port in mysql_server is the one SEMS uses (it has no mysql_port), so it wins.
+  if (server.port !== undefined && cfg.has('mysql_port') && server.port !== configuredPort) {
+    warn(`${src}: 'mysql_server' names port ${server.port}; 'mysql_port' (${configuredPort}) is ignored`);
+  }
 
   const subscribers = cfg.firstOf('joined_query_subscribers', 'joined_query');
   if (cfg.has('joined_query') && cfg.has('joined_query_subscribers')) {
@@ -137,13 +142,12 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
   const metricsPort = cfg.uint('metrics_port', 0);
   if (metricsPort > 65535) fail(`'metrics_port' must be 0..65535, got ${metricsPort}`);
 
-  const isSocket = server.startsWith('/');
   return {
     source: src,
     db: {
-      host: isSocket ? 'localhost' : server,
-      port,
-      socketPath: isSocket ? server : undefined,
+      host: server.host,
+      port: server.port ?? configuredPort,
+      socketPath: server.socketPath,
       user,
       password,
       database: cfg.string('mysql_db', 'sems'),
@@ -175,4 +179,24 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
     metricsPort,
     metricsListen: cfg.string('metrics_listen', '127.0.0.1'),
   };
+}
+
+/**
+ * mysql_server as mysql++ (SEMS's client) reads it: an absolute path is a Unix socket,
+ * otherwise `host`, `host:port`, `[IPv6]` or `[IPv6]:port`; a bare IPv6 address is
+ * accepted too. Service names in place of the port are not looked up.
+ */
+function parseMysqlServer(value: string, fail: (msg: string) => never): { host: string; port?: number; socketPath?: string } {
+  if (value.startsWith('/')) return { host: 'localhost', socketPath: value };
+  if (isIP(value) === 6) return { host: value };
+  const parts = /^\[([^\]]+)\](?::(.*))?$/.exec(value) ?? /^([^:[\]]+)(?::(.*))?$/.exec(value);
+  const host = parts?.[1];
+  if (!parts || !host || (value.startsWith('[') && isIP(host) !== 6)) {
+    return fail(`'mysql_server' must be host, host:port, [IPv6]:port or a socket path, got '${value}'`);
+  }
+  const portText = parts[2];
+  if (portText === undefined) return { host };
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) fail(`'mysql_server': port must be 1..65535, got '${portText}'`);
+  return { host, port };
 }

@@ -2,6 +2,8 @@
  * SEMS-style command line (SPEC §1): -f -E -D -P -u -g -v -h, getopt style
  * (`-D 3` and `-D3` both work; flags without a value may be grouped: `-Ev`).
  */
+import { LOG_LEVEL_NAMES, parseLogLevel } from '../log';
+
 export interface CommandLine {
   configFile: string;
   foreground: boolean;
@@ -23,7 +25,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage: db-reg-agent [options]
   -f <file>    sems.conf to read (default /etc/sems/sems.conf)
   -E           stay in the foreground and log to stderr
-  -D <level>   log level: 0 error, 1 warn, 2 info, 3 debug
+  -D <level>   log level: 0 error, 1 warn, 2 info, 3 debug (or the name)
   -P <file>    write the process id to <file>
   -u <user>    run as <user> after binding sockets
   -g <group>   run as <group> after binding sockets
@@ -67,9 +69,11 @@ function applyValue(out: CommandLine, opt: string, value: string): void {
     case 'P': out.pidFile = value; break;
     case 'u': out.user = value; break;
     case 'g': out.group = value; break;
-    case 'D':
-      if (!/^[0-3]$/.test(value)) throw new UsageError(`option '-D' takes a log level 0..3, got '${value}'`);
-      out.logLevel = Number(value);
+    case 'D': {
+      const level = parseLogLevel(value);
+      if (level === undefined) throw new UsageError(`option '-D' takes a log level 0..3 or ${LOG_LEVEL_NAMES}, got '${value}'`);
+      out.logLevel = level;
       break;
+    }
   }
 }

@@ -20,7 +20,7 @@ export interface DaemonConfig {
 export function loadConfig(semsConfPath: string, warn: (msg: string) => void): DaemonConfig {
   const onWarning: ParseOptions['onWarning'] = (w) => warn(`${w.source}:${w.line}: ${w.message}`);
   const semsFile = ConfigFile.load(semsConfPath, { onWarning });
-  const sems = parseSemsConfig(semsFile);
+  const sems = parseSemsConfig(semsFile, warn);
   const pluginFile = (name: string, required: boolean): ConfigFile => {
     const path = join(sems.pluginConfigPath, `${name}.conf`);
     if (!required && !existsSync(path)) return ConfigFile.parse('', { source: path });

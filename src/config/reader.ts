@@ -7,7 +7,9 @@
  * - a value starting with `"` runs to the next `"` not preceded by a backslash and is
  *   kept verbatim (`=`, `;`, `#` and the backslash included); otherwise the value ends
  *   at white space or `#` — SEMS drops the rest of such a line silently, we warn;
- * - `@ file` includes another file (relative paths against plugin_config_path);
+ * - `@ file` includes another file; a relative name is taken against plugin_config_path
+ *   as it stands at that line (SEMS's default when unset), itself taken against the
+ *   folder of the top file when relative — never against the working directory;
  * - a later duplicate wins (with a warning, as in SEMS).
  *
  * The `ini` package is not used for reading: it treats `;` as a comment start and
@@ -15,7 +17,15 @@
  * `joined_query` values (test/unit/config-reader.test.ts shows it).
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+
+/** SEMS's plugin_config_path when sems.conf sets none. */
+export const DEFAULT_PLUGIN_CONFIG_PATH = '/etc/sems/etc/';
+
+/** plugin_config_path as a folder: a relative value counts from the folder of the file that sets it. */
+export function pluginConfigFolder(configFile: string, value: string | undefined): string {
+  return resolve(dirname(resolve(configFile)), value ?? DEFAULT_PLUGIN_CONFIG_PATH);
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -32,7 +42,7 @@ export interface ParseWarning {
 export interface ParseOptions {
   /** Name for messages (a path, usually). */
   source?: string;
-  /** Base folder for relative `@include` lines. */
+  /** Base folder for relative `@include` lines (plugin files); default: see the file comment. */
   includeBase?: string;
   /** Called for each warning (duplicate key, ignored trailing text). */
   onWarning?: (w: ParseWarning & { source: string }) => void;
@@ -49,7 +59,7 @@ export class ConfigFile {
 
   static parse(text: string, opts: ParseOptions = {}): ConfigFile {
     const values = new Map<string, string>();
-    parseInto(values, text, opts, new Set());
+    parseInto(values, text, opts, opts.source ?? '(string)', new Set());
     return new ConfigFile(opts.source ?? '(string)', values);
   }
 
@@ -85,6 +95,15 @@ export class ConfigFile {
   bool(key: string, def: boolean): boolean {
     const v = this.values.get(key);
     return v === undefined ? def : v === 'yes';
+  }
+
+  /** SEMS's stricter booleans (stderr, fork): `yes` or `no` in any case; anything else is an error naming the key. */
+  yesNo(key: string, def: boolean): boolean {
+    const v = this.values.get(key);
+    if (v === undefined) return def;
+    const word = v.toLowerCase();
+    if (word !== 'yes' && word !== 'no') throw new ConfigError(`${this.source}: '${key}' must be yes or no, got '${v}'`);
+    return word === 'yes';
   }
 
   /** A non-negative integer; a value that does not parse is an error naming the key. */
@@ -128,11 +147,13 @@ export function readConfigText(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ConfigError(`cannot read configuration file '${path}': ${e.code ?? ''} ${e.message}`.trim());
+    // node's text repeats the code and the path: "ENOENT: no such file or directory, open '<path>'".
+    const reason = e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/s, '');
+    throw new ConfigError(`cannot read configuration file '${path}': ${reason}${e.code ? ` (${e.code})` : ''}`);
   }
 }
 
-function parseInto(values: Map<string, string>, text: string, opts: ParseOptions, seen: Set<string>): void {
+function parseInto(values: Map<string, string>, text: string, opts: ParseOptions, topFile: string, seen: Set<string>): void {
   const source = opts.source ?? '(string)';
   const warn = (line: number, message: string): void => opts.onWarning?.({ source, line, message });
   const lines = text.replace(/\r/g, '').split('\n');
@@ -147,10 +168,11 @@ function parseInto(values: Map<string, string>, text: string, opts: ParseOptions
     if (raw[i] === '@') {
       const name = raw.slice(i + 1).trim().split(/[\s#]/)[0];
       if (!name) throw syntax('include without a file name');
-      const path = isAbsolute(name) ? name : join(opts.includeBase ?? values.get('plugin_config_path') ?? '.', name);
+      const base = opts.includeBase ?? pluginConfigFolder(topFile, values.get('plugin_config_path'));
+      const path = isAbsolute(name) ? name : join(base, name);
       if (seen.has(path)) throw syntax(`include loop through '${path}'`);
       seen.add(path);
-      parseInto(values, readConfigText(path), { ...opts, source: path }, seen);
+      parseInto(values, readConfigText(path), { ...opts, source: path }, topFile, seen);
       seen.delete(path);
       return;
     }

@@ -3,6 +3,7 @@
  * extensions (allowed_clients, body limit).
  */
 import { isIP } from 'node:net';
+import { addressOf } from './net-address';
 import { ConfigError, type ConfigFile } from './reader';
 
 export interface XmlRpcConfig {
@@ -13,9 +14,10 @@ export interface XmlRpcConfig {
   exportDi: boolean;
   directExport: string[];
   /**
-   * Slow-client deadline in milliseconds: a request must arrive completely, and an idle
-   * kept-alive connection is closed, within this time. SEMS's `server_timeout` (same
-   * unit, default 500); its 0 ("no timeout") becomes UNSET_SERVER_TIMEOUT_MS here.
+   * Slow-client deadline in milliseconds: a request must arrive completely within this
+   * time of the connection (or of the previous reply). SEMS reads the same key but uses
+   * it only for its own outgoing XML-RPC calls (default: none), so the default here is
+   * long enough for any script; 0 becomes UNSET_SERVER_TIMEOUT_MS.
    */
   serverTimeoutMs: number;
   debugServerParams: boolean;
@@ -38,11 +40,13 @@ export interface JsonRpcConfig {
 export const DEFAULT_STOP_GRACE_MS = 5000;
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** server_timeout when unset: no script takes that long to send a request; a stalled client is cut. */
+export const DEFAULT_SERVER_TIMEOUT_MS = 30_000;
 /** What server_timeout=0 means here: a server without any deadline could be held forever. */
 export const UNSET_SERVER_TIMEOUT_MS = 60_000;
 
-function serverTimeout(cfg: ConfigFile, def: number): number {
-  return cfg.uint('server_timeout', def) || UNSET_SERVER_TIMEOUT_MS;
+function serverTimeout(cfg: ConfigFile): number {
+  return cfg.uint('server_timeout', DEFAULT_SERVER_TIMEOUT_MS) || UNSET_SERVER_TIMEOUT_MS;
 }
 
 function port(cfg: ConfigFile, key: string, def: number): number {
@@ -51,10 +55,13 @@ function port(cfg: ConfigFile, key: string, def: number): number {
   return p;
 }
 
+/** Empty = all addresses; a device name (lo, eth0) as SEMS's fixIface2IP takes it. */
 function listenAddress(cfg: ConfigFile, key: string, def: string): string {
-  const v = cfg.string(key, def).replace(/^\[(.*)\]$/, '$1');
-  if (v !== '' && !isIP(v)) throw new ConfigError(`${cfg.source}: '${key}' must be an IP address, got '${v}'`);
-  return v;
+  const v = cfg.string(key, def);
+  if (v === '') return v;
+  const address = addressOf(v);
+  if (address === undefined) throw new ConfigError(`${cfg.source}: '${key}' must be an IP address or a network device, got '${v}'`);
+  return address;
 }
 
 function cidrList(cfg: ConfigFile, key: string): string[] {
@@ -72,14 +79,13 @@ function cidrList(cfg: ConfigFile, key: string): string[] {
 }
 
 export function parseXmlRpcConfig(cfg: ConfigFile): XmlRpcConfig {
-  const serverTimeoutMs = serverTimeout(cfg, 500);
   return {
     runServer: cfg.bool('run_server', true),
     port: port(cfg, 'xmlrpc_port', 8090),
     listen: listenAddress(cfg, 'server_ip', ''),
     exportDi: cfg.bool('export_di', true),
     directExport: cfg.list('direct_export') ?? [],
-    serverTimeoutMs,
+    serverTimeoutMs: serverTimeout(cfg),
     debugServerParams: cfg.bool('debug_server_params', false),
     debugServerResult: cfg.bool('debug_server_result', false),
     allowedClients: cidrList(cfg, 'allowed_clients'),
@@ -93,6 +99,6 @@ export function parseJsonRpcConfig(cfg: ConfigFile): JsonRpcConfig {
     listen: listenAddress(cfg, 'jsonrpc_listen', '127.0.0.1'),
     allowedClients: cidrList(cfg, 'allowed_clients'),
     maxBodyBytes: cfg.uint('max_body_bytes', DEFAULT_MAX_BODY),
-    serverTimeoutMs: serverTimeout(cfg, 30000),
+    serverTimeoutMs: serverTimeout(cfg),
   };
 }

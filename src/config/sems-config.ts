@@ -2,11 +2,11 @@
  * The parts of sems.conf this daemon uses (SPEC §2): plugin set, SIP interfaces,
  * outbound proxy, logging and the User-Agent signature.
  */
-import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { ConfigError, type ConfigFile } from './reader';
-import { SYSLOG_FACILITIES } from '../log';
+import type { ConfigWarn } from './agent-config';
+import { addressOf } from './net-address';
+import { ConfigError, pluginConfigFolder, type ConfigFile } from './reader';
+import { LOG_LEVEL_NAMES, parseLogLevel, SYSLOG_FACILITIES } from '../log';
 
 export const VERSION = '0.1.0';
 export const DEFAULT_SIGNATURE = `db-reg-agent ${VERSION}`;
@@ -36,39 +36,34 @@ export interface SemsConfig {
   logLevel: number;
   logToStderr: boolean;
   fork: boolean;
+  /** daemon_uid / daemon_gid: the -u / -g of sems.conf (the command line wins). */
+  daemonUser?: string;
+  daemonGroup?: string;
   syslogFacility: string;
   /** User-Agent header value; empty = no User-Agent header. */
   signature: string;
 }
 
-export function parseSemsConfig(cfg: ConfigFile): SemsConfig {
+export function parseSemsConfig(cfg: ConfigFile, warn: ConfigWarn = () => undefined): SemsConfig {
   const src = cfg.source;
 
-  const pluginPath = cfg.string('plugin_config_path', '/etc/sems/etc/');
   // Relative paths are taken against sems.conf's folder, so a config tree can be moved.
-  const pluginConfigPath = resolve(dirname(resolve(src)), pluginPath);
+  const pluginConfigPath = pluginConfigFolder(src, cfg.string('plugin_config_path'));
 
-  const requested = cfg.list('load_plugins');
-  const excluded = new Set(cfg.list('exclude_plugins') ?? []);
-  const names = requested && requested.length > 0 ? requested : [...KNOWN_PLUGINS];
-  const plugins = new Set<KnownPlugin>();
-  const ignoredPlugins: string[] = [];
-  for (const raw of names) {
-    const name = raw.replace(/\.so$/, '');
-    if (excluded.has(name) || excluded.has(raw)) continue;
-    if ((KNOWN_PLUGINS as readonly string[]).includes(name)) plugins.add(name as KnownPlugin);
-    else ignoredPlugins.push(name);
-  }
+  const { plugins, ignoredPlugins } = selectPlugins(cfg.list('load_plugins') ?? [], cfg.list('exclude_plugins') ?? []);
   if (!plugins.has('db_reg_agent')) {
     throw new ConfigError(`${src}: 'load_plugins'/'exclude_plugins' leave out db_reg_agent; nothing to run`);
   }
 
-  const logLevel = cfg.uint('loglevel', 2);
-  if (logLevel > 3) throw new ConfigError(`${src}: 'loglevel' must be 0..3, got ${logLevel}`);
+  const logLevelText = cfg.string('loglevel', '2');
+  const logLevel = parseLogLevel(logLevelText);
+  if (logLevel === undefined) throw new ConfigError(`${src}: 'loglevel' must be 0..3 or ${LOG_LEVEL_NAMES}, got '${logLevelText}'`);
 
-  const syslogFacility = cfg.string('syslog_facility', 'DAEMON');
+  let syslogFacility = cfg.string('syslog_facility', 'DAEMON');
   if (SYSLOG_FACILITIES[syslogFacility.toLowerCase()] === undefined) {
-    throw new ConfigError(`${src}: 'syslog_facility' must be one of ${Object.keys(SYSLOG_FACILITIES).join(', ')} (any case), got '${syslogFacility}'`);
+    // SEMS logs the error and keeps logging to DAEMON.
+    warn(`${src}: unknown 'syslog_facility' '${syslogFacility}' (known: ${Object.keys(SYSLOG_FACILITIES).join(', ')}, any case); using DAEMON`);
+    syslogFacility = 'DAEMON';
   }
 
   // SEMS: use_default_signature=yes wins over signature.
@@ -79,46 +74,91 @@ export function parseSemsConfig(cfg: ConfigFile): SemsConfig {
     pluginConfigPath,
     plugins,
     ignoredPlugins,
-    interfaces: parseInterfaces(cfg),
+    interfaces: parseInterfaces(cfg, warn),
     outboundProxy: cfg.string('outbound_proxy', ''),
     forceOutboundProxy: cfg.bool('force_outbound_proxy', false),
     logLevel,
-    logToStderr: cfg.bool('stderr', false),
-    fork: cfg.bool('fork', true),
+    logToStderr: cfg.yesNo('stderr', false),
+    // SEMS reads `daemon` after `fork`: the alias wins when both are set.
+    fork: cfg.yesNo('daemon', cfg.yesNo('fork', true)),
+    daemonUser: cfg.string('daemon_uid') || undefined,
+    daemonGroup: cfg.string('daemon_gid') || undefined,
     syslogFacility,
     signature,
   };
 }
 
-function parseInterfaces(cfg: ConfigFile): SipInterface[] {
-  const listed = cfg.string('interfaces');
-  if (listed === undefined || listed.trim() === '') {
-    return [makeInterface(cfg, 'default', '')];
+/**
+ * SEMS (AmPlugIn::load): a non-empty load_plugins is taken as it is; exclude_plugins only
+ * thins out "every plugin in the folder", the set an empty load_plugins stands for.
+ */
+function selectPlugins(requested: string[], excluded: string[]): { plugins: Set<KnownPlugin>; ignoredPlugins: string[] } {
+  const skip = new Set(excluded);
+  const names = requested.length > 0 ? requested : KNOWN_PLUGINS.filter((p) => !skip.has(p) && !skip.has(`${p}.so`));
+  const plugins = new Set<KnownPlugin>();
+  const ignoredPlugins: string[] = [];
+  for (const raw of names) {
+    const name = raw.replace(/\.so$/, '');
+    if ((KNOWN_PLUGINS as readonly string[]).includes(name)) plugins.add(name as KnownPlugin);
+    else ignoredPlugins.push(name);
+  }
+  return { plugins, ignoredPlugins };
+}
+
+/**
+ * SIP sockets as SEMS's readInterfaces builds them: without `interfaces`, from sip_ip /
+ * sip_port / public_ip; with it, one per listed name that has a sip_ip_<name> (a name
+ * with only media_ip_<name> is media-only and gets no SIP socket). When that leaves no
+ * SIP interface, SEMS uses its default address on port 5060.
+ */
+function parseInterfaces(cfg: ConfigFile, warn: ConfigWarn): SipInterface[] {
+  const listed = cfg.string('interfaces', '').trim();
+  if (listed === '') {
+    const single = readSipInterface(cfg, 'default', '');
+    if (single) return [single];
+    const unused = ['sip_port', 'public_ip'].filter((key) => cfg.has(key));
+    if (unused.length > 0) warn(`${cfg.source}: ${unused.map((k) => `'${k}'`).join(' and ')} have no effect without 'sip_ip' (as in SEMS): SIP uses port 5060 on all addresses`);
+    return [defaultInterface()];
   }
   const names = listed.split(/[,;]/).map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) throw new ConfigError(`${cfg.source}: 'interfaces' lists no interface`);
-  return names.map((name) => makeInterface(cfg, name, `_${name}`));
+  const sip: SipInterface[] = [];
+  for (const name of names) {
+    const iface = readSipInterface(cfg, name, `_${name}`);
+    if (iface) sip.push(iface);
+    else if (!cfg.has(`media_ip_${name}`)) {
+      throw new ConfigError(`${cfg.source}: 'interfaces' lists '${name}', but neither 'sip_ip_${name}' nor 'media_ip_${name}' is set`);
+    }
+  }
+  if (sip.length === 0) warn(`${cfg.source}: no interface in 'interfaces' has a sip_ip_<name> (all are media-only)`);
+  return sip.length > 0 ? sip : [defaultInterface()];
 }
 
-function makeInterface(cfg: ConfigFile, name: string, suffix: string): SipInterface {
+/** undefined without sip_ip<suffix>: SEMS reads no other key of such an interface either. */
+function readSipInterface(cfg: ConfigFile, name: string, suffix: string): SipInterface | undefined {
   const ipKey = `sip_ip${suffix}`;
   const portKey = `sip_port${suffix}`;
-  const ip = resolveAddress(cfg, ipKey, cfg.string(ipKey, ''));
-  const port = cfg.uint(portKey, 5060);
-  if (port < 1 || port > 65535) throw new ConfigError(`${cfg.source}: '${portKey}' must be 1..65535, got ${port}`);
+  const ipText = cfg.string(ipKey);
+  if (ipText === undefined) return undefined;
+  const ip = resolveAddress(cfg, ipKey, ipText);
+  // SEMS: port 0 stands for 5060.
+  const port = cfg.uint(portKey, 5060) || 5060;
+  if (port > 65535) throw new ConfigError(`${cfg.source}: '${portKey}' must be 1..65535 (0 = 5060), got ${port}`);
   const publicIp = cfg.string(`public_ip${suffix}`, '');
   return { name, ip, port, advertisedIp: publicIp || (isUnspecified(ip) ? firstHostAddress() : ip) };
+}
+
+/** Without any sip_ip: all addresses, port 5060, advertising the first non-loopback address. */
+function defaultInterface(): SipInterface {
+  return { name: 'default', ip: '0.0.0.0', port: 5060, advertisedIp: firstHostAddress() };
 }
 
 /** SEMS allows a device name (eth0) in sip_ip; an empty value means all addresses. */
 function resolveAddress(cfg: ConfigFile, key: string, value: string): string {
   if (value === '') return '0.0.0.0';
-  const bare = value.replace(/^\[(.*)\]$/, '$1');
-  if (isIP(bare)) return bare;
-  const dev = networkInterfaces()[value];
-  const addr = dev?.find((a) => a.family === 'IPv4') ?? dev?.[0];
-  if (!addr) throw new ConfigError(`${cfg.source}: '${key}' is neither an IP address nor a network device: '${value}'`);
-  return addr.address;
+  const address = addressOf(value);
+  if (address === undefined) throw new ConfigError(`${cfg.source}: '${key}' is neither an IP address nor a network device: '${value}'`);
+  return address;
 }
 
 function isUnspecified(ip: string): boolean {

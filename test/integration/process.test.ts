@@ -26,6 +26,14 @@ async function daemonCli(args: string[]): Promise<{ code: number; stdout: string
 
 const lines = (text: string): string[] => text.split('\n').filter((l) => l.trim() !== '');
 
+/** SIGTERM to a daemon that runs in the background; resolves when its pid file is gone. */
+async function stopBackgroundDaemon(pid: number, pidFile: string): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  const gone = Date.now() + 10_000;
+  while (existsSync(pidFile) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(existsSync(pidFile), false, 'the child removed its pid file on SIGTERM');
+}
+
 describe('the db-reg-agent process', function () {
   this.timeout(30_000);
   let db: TestDatabase;
@@ -95,19 +103,32 @@ describe('the db-reg-agent process', function () {
     assert.equal(existsSync(pidFile), false);
   });
 
-  it('forks into the background without -E (fork=yes): the parent exits 0, the pid file names the child', async () => {
+  it('forks into the background without -E (fork=yes): the parent exits 0 once the child runs, the pid file names the child', async () => {
     const pidFile = path.join('/tmp', `dra-fork-${process.pid}.pid`);
     daemon = await startDaemon({ db: db.config, foreground: false, sems: { fork: 'yes', stderr: 'no' }, extraArgs: ['-P', pidFile] });
     assert.equal(await daemon.exited(), 0);
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(daemon.log(), '', 'nothing on the parent\'s stderr: the child logs to syslog');
+    // The parent waited for the child's report: the pid file is there already.
     const childPid = Number(readFileSync(pidFile, 'utf8').trim());
     assert.notEqual(childPid, daemon.process.pid);
-    process.kill(childPid, 0); // alive
-    process.kill(childPid, 'SIGTERM');
-    const gone = Date.now() + 10_000;
-    while (existsSync(pidFile) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(existsSync(pidFile), false, 'the child removed its pid file on SIGTERM');
+    await stopBackgroundDaemon(childPid, pidFile);
+  });
+
+  it('daemon mode: a child that cannot start makes the parent exit 1 with its one line', async () => {
+    daemon = await startDaemon({ db: { ...db.config, host: '127.0.0.1', port: 1 }, foreground: false, sems: { fork: 'yes', stderr: 'no' } });
+    assert.equal(await daemon.exited(), 1);
+    assert.equal(lines(daemon.log()).length, 1, daemon.log());
+    assert.match(daemon.log(), /^db-reg-agent: start-up failed: cannot use database '.*' at 127\.0\.0\.1:1/);
+  });
+
+  it('daemon mode with stderr=yes: the child logs to the stderr it was started with', async () => {
+    const pidFile = path.join('/tmp', `dra-fork-stderr-${process.pid}.pid`);
+    daemon = await startDaemon({ db: db.config, foreground: false, sems: { fork: 'yes', stderr: 'yes' }, extraArgs: ['-P', pidFile] });
+    assert.equal(await daemon.exited(), 0);
+    const childPid = Number(readFileSync(pidFile, 'utf8').trim());
+    await daemon.waitForLog(new RegExp(`\\[${childPid}\\] INFO: \\[daemon\\] running`));
+    await stopBackgroundDaemon(childPid, pidFile);
+    await daemon.waitForLog(new RegExp(`\\[${childPid}\\] INFO: \\[main\\] stopped`));
   });
 
   it('keeps running when a datagram to its SIP port holds a request with a bare LF in a header (one used to stop it)', async () => {
@@ -134,19 +155,45 @@ describe('the db-reg-agent process', function () {
     assert.equal(await daemon.exited(), 0);
   });
 
-  it('runs as the -u user after binding its sockets', async () => {
-    assert.equal(process.getuid?.(), 0, 'this test needs root (CI and the dev machines run as root)');
-    daemon = await startDaemon({ db: db.config, extraArgs: ['-u', 'nobody', '-g', 'nogroup'] });
-    await daemon.waitForLog(/running/);
+  /** The daemon's uid once it has left root (or '0' after 5 s). */
+  async function uidOf(pid: number | undefined): Promise<string> {
     const deadline = Date.now() + 5000;
     let uid = '';
     while (Date.now() < deadline) {
-      uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${daemon.process.pid}/status`, 'utf8'))?.[1] ?? '';
+      uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
       if (uid !== '0') break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const nobody = (await run('id', ['-u', 'nobody'])).stdout.trim();
-    assert.equal(uid, nobody);
+    return uid;
+  }
+
+  it('runs as the -u user after binding its sockets; -u / -g win over daemon_uid / daemon_gid', async () => {
+    assert.equal(process.getuid?.(), 0, 'this test needs root (CI and the dev machines run as root)');
+    daemon = await startDaemon({
+      db: db.config,
+      sems: { daemon_uid: 'no-such-user-dra', daemon_gid: 'no-such-group-dra' },
+      extraArgs: ['-u', 'nobody', '-g', 'nogroup'],
+    });
+    await daemon.waitForLog(/running/);
+    assert.equal(await uidOf(daemon.process.pid), (await run('id', ['-u', 'nobody'])).stdout.trim());
+  });
+
+  it('runs as daemon_uid / daemon_gid of sems.conf without -u / -g', async () => {
+    assert.equal(process.getuid?.(), 0, 'this test needs root (CI and the dev machines run as root)');
+    daemon = await startDaemon({ db: db.config, sems: { daemon_uid: 'nobody', daemon_gid: 'nogroup' } });
+    await daemon.waitForLog(/running/);
+    assert.equal(await uidOf(daemon.process.pid), (await run('id', ['-u', 'nobody'])).stdout.trim());
+  });
+
+  it('an unknown -u user or daemon_gid group is one line naming it, exit 1, before the database', async () => {
+    const unreachable = { ...db.config, host: '127.0.0.1', port: 1 };
+    daemon = await startDaemon({ db: unreachable, extraArgs: ['-u', 'no-such-user-dra'] });
+    assert.equal(await daemon.exited(), 1);
+    assert.equal(daemon.log(), "db-reg-agent: -u: unknown user 'no-such-user-dra'\n");
+    daemon.cleanup();
+    daemon = await startDaemon({ db: unreachable, foreground: false, sems: { fork: 'yes', daemon_gid: 'no-such-group-dra' } });
+    assert.equal(await daemon.exited(), 1);
+    assert.match(daemon.log(), /^db-reg-agent: \/.*\/sems\.conf: 'daemon_gid': unknown group 'no-such-group-dra'\n$/);
   });
 
   it('never logs a password, not even at debug level', async () => {

@@ -4,7 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { connect, type Socket } from 'node:net';
-import type { XmlRpcConfig } from '../../src/config/rpc-config';
+import { ConfigFile } from '../../src/config/reader';
+import { parseXmlRpcConfig, type XmlRpcConfig } from '../../src/config/rpc-config';
 import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { XmlRpcServer } from '../../src/rpc/xmlrpc-server';
@@ -111,6 +112,17 @@ describe('rpc XML-RPC server hardening (integration)', () => {
       const socket = await openSocket(port);
       collect(socket);
       await closedWithin(socket, 3000);
+    });
+
+    it('answers, with the default server_timeout, a client that sends its request 0.8 s after connecting', async () => {
+      const port = await start({ serverTimeoutMs: parseXmlRpcConfig(ConfigFile.parse('')).serverTimeoutMs });
+      const socket = await openSocket(port);
+      const reply = collect(socket);
+      await new Promise((r) => setTimeout(r, 800));
+      socket.write(`POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(VALID_CALL)}\r\n\r\n${VALID_CALL}`);
+      await closedWithin(socket, 3000);
+      assert.match(reply.text(), /^HTTP\/1\.1 200 /);
+      assert.match(reply.text(), OK_REPLY);
     });
 
     it('keeps answering while slow clients hold connections', async () => {

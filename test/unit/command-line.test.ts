@@ -25,12 +25,19 @@ describe('command line', () => {
     assert.equal(parseCommandLine(['-h']).help, true);
   });
 
+  it('takes the level names SEMS takes for -D, in any case', () => {
+    assert.equal(parseCommandLine(['-D', 'error']).logLevel, 0);
+    assert.equal(parseCommandLine(['-DWARN']).logLevel, 1);
+    assert.equal(parseCommandLine(['-D', 'Info']).logLevel, 2);
+    assert.equal(parseCommandLine(['-D', 'dbg']).logLevel, 3);
+  });
+
   for (const [argv, msg] of [
     [['-x'], /unknown option '-x'/],
     [['--help'], /unknown option '--help'/],
     [['-f'], /option '-f' needs a value/],
-    [['-D', '5'], /log level 0\.\.3, got '5'/],
-    [['-D', 'x'], /log level/],
+    [['-D', '5'], /log level 0\.\.3 or .*, got '5'/],
+    [['-D', 'x'], /log level 0\.\.3 or error\|err\|warning\|warn\|info\|debug\|dbg, got 'x'/],
     [['stray'], /unexpected argument 'stray'/],
   ] as const) {
     it(`rejects ${argv.join(' ')}`, () => {

@@ -81,6 +81,25 @@ describe('db_reg_agent.conf', () => {
     assert.equal(c.db.socketPath, '/run/mysqld/mysqld.sock');
   });
 
+  it('takes host:port and [IPv6]:port in mysql_server, as mysql++ does', () => {
+    const at = (server: string, extra = '') => {
+      const { host, port, socketPath } = agent(`mysql_server=${server}\n${extra}`).db;
+      return { host, port, socketPath };
+    };
+    assert.deepEqual(at('db.example:3307'), { host: 'db.example', port: 3307, socketPath: undefined });
+    assert.deepEqual(at('192.0.2.5:3310'), { host: '192.0.2.5', port: 3310, socketPath: undefined });
+    assert.deepEqual(at('[::1]:3307'), { host: '::1', port: 3307, socketPath: undefined });
+    assert.deepEqual(at('[2001:db8::5]'), { host: '2001:db8::5', port: 3306, socketPath: undefined });
+    assert.deepEqual(at('::1', 'mysql_port=3309'), { host: '::1', port: 3309, socketPath: undefined });
+    assert.deepEqual(at('db.example', 'mysql_port=3309'), { host: 'db.example', port: 3309, socketPath: undefined });
+  });
+
+  it('lets the port in mysql_server win over mysql_port, with a warning', () => {
+    const warnings: string[] = [];
+    assert.equal(agent('mysql_server=db.example:3307\nmysql_port=3308', warnings).db.port, 3307);
+    assert.deepEqual(warnings, ["db_reg_agent.conf: 'mysql_server' names port 3307; 'mysql_port' (3308) is ignored"]);
+  });
+
   it('accepts joined_query_subscribers as the alias of joined_query', () => {
     const c = parseAgentConfig(ConfigFile.parse('mysql_user=u\nmysql_passwd=p\njoined_query_subscribers="select 3"\n'));
     assert.equal(c.subscribersQuery, 'select 3');
@@ -146,6 +165,9 @@ describe('db_reg_agent.conf', () => {
     it('expires 0', () => rejects('expires=0', /'expires' must be at least 1/));
     it('error_retry_interval not an integer', () => rejects('error_retry_interval=5m', /'error_retry_interval'/));
     it('mysql_port out of range', () => rejects('mysql_port=70000', /'mysql_port' must be 1\.\.65535/));
+    for (const server of ['h:0', 'h:70000', 'h:mysql', 'a:1:2', '[db.example]:3306', '[::1', ':3306']) {
+      it(`mysql_server=${server}`, () => rejects(`mysql_server=${server}`, /'mysql_server'/));
+    }
     it('registrations_table that is not an identifier', () => {
       rejects('registrations_table="regs; drop table x"', /'registrations_table' must be a table name/);
     });

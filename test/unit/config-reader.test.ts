@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ini from 'ini';
@@ -116,14 +116,15 @@ describe('config reader (AmConfigReader semantics)', () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('names a missing file in the error', () => {
-      assert.throws(() => ConfigFile.load(join(dir, 'nope.conf')), /cannot read configuration file '.*nope\.conf': ENOENT/);
+    it('names a missing file in the error, once, with the reason', () => {
+      const path = join(dir, 'nope.conf');
+      assert.throws(() => ConfigFile.load(path), (e: Error) => e.message === `cannot read configuration file '${path}': no such file or directory (ENOENT)`);
     });
 
     it('names an unreadable file in the error', function () {
       if (process.getuid?.() === 0) {
         // root reads any file; a directory is unreadable as a file for everyone.
-        assert.throws(() => ConfigFile.load(dir), /cannot read configuration file '.*': EISDIR/);
+        assert.throws(() => ConfigFile.load(dir), /cannot read configuration file '.*': illegal operation on a directory, read \(EISDIR\)$/);
         return;
       }
       const f = join(dir, 'secret.conf');
@@ -139,6 +140,19 @@ describe('config reader (AmConfigReader semantics)', () => {
       assert.equal(cfg.string('included'), 'yes');
       assert.equal(cfg.string('shared'), 'from-include');
       assert.equal(cfg.string('last'), '1');
+    });
+
+    it('takes a relative @include against plugin_config_path, itself against the folder of the file, whatever the working directory', () => {
+      mkdirSync(join(dir, 'conf'));
+      writeFileSync(join(dir, 'conf', 'extra.conf'), 'included=yes\n');
+      writeFileSync(join(dir, 'sems.conf'), 'plugin_config_path=conf\n@ extra.conf\n');
+      assert.notEqual(process.cwd(), dir);
+      assert.equal(ConfigFile.load(join(dir, 'sems.conf')).string('included'), 'yes');
+    });
+
+    it("takes a relative @include before any plugin_config_path against SEMS's default folder", () => {
+      writeFileSync(join(dir, 'sems.conf'), '@extra.conf\nplugin_config_path=.\n');
+      assert.throws(() => ConfigFile.load(join(dir, 'sems.conf')), /cannot read configuration file '\/etc\/sems\/etc\/extra\.conf'/);
     });
 
     it('refuses an include loop instead of recursing forever', () => {

@@ -7,7 +7,8 @@ import { ConfigFile } from '../../src/config/reader';
 import { parseJsonRpcConfig, parseXmlRpcConfig } from '../../src/config/rpc-config';
 import { DEFAULT_SIGNATURE, parseSemsConfig } from '../../src/config/sems-config';
 
-const sems = (text: string) => parseSemsConfig(ConfigFile.parse(text, { source: '/etc/sems/sems.conf' }));
+const sems = (text: string, warnings: string[] = []) =>
+  parseSemsConfig(ConfigFile.parse(text, { source: '/etc/sems/sems.conf' }), (w) => warnings.push(w));
 
 describe('sems.conf', () => {
   it('loads every known plugin when load_plugins is absent or empty', () => {
@@ -15,10 +16,18 @@ describe('sems.conf', () => {
     assert.deepEqual([...sems('load_plugins=').plugins].sort(), ['db_reg_agent', 'jsonrpc', 'uac_auth', 'xmlrpc2di']);
   });
 
-  it('ignores plugins it does not implement and honours exclude_plugins', () => {
-    const c = sems('load_plugins=wav;ilbc;db_reg_agent;uac_auth;xmlrpc2di.so\nexclude_plugins=xmlrpc2di');
-    assert.deepEqual([...c.plugins].sort(), ['db_reg_agent', 'uac_auth']);
+  it('ignores plugins it does not implement', () => {
+    const c = sems('load_plugins=wav;ilbc;db_reg_agent;uac_auth;xmlrpc2di.so');
+    assert.deepEqual([...c.plugins].sort(), ['db_reg_agent', 'uac_auth', 'xmlrpc2di']);
     assert.deepEqual(c.ignoredPlugins, ['wav', 'ilbc']);
+  });
+
+  it('applies exclude_plugins only when load_plugins is empty, as SEMS does', () => {
+    // SEMS's sample sems.conf lists db_reg_agent in exclude_plugins, which must not matter here.
+    const listed = sems('load_plugins=wav;uac_auth;db_reg_agent;xmlrpc2di\nexclude_plugins=precoded_announce;py_sems;db_reg_agent');
+    assert.deepEqual([...listed.plugins].sort(), ['db_reg_agent', 'uac_auth', 'xmlrpc2di']);
+    assert.deepEqual([...sems('exclude_plugins=xmlrpc2di;jsonrpc.so').plugins].sort(), ['db_reg_agent', 'uac_auth']);
+    assert.deepEqual([...sems('load_plugins=\nexclude_plugins=uac_auth').plugins].sort(), ['db_reg_agent', 'jsonrpc', 'xmlrpc2di']);
   });
 
   it('turns digest authentication off when uac_auth is not loaded', () => {
@@ -59,8 +68,35 @@ describe('sems.conf', () => {
 
   it('names the key of a bad address or port', () => {
     assert.throws(() => sems('sip_ip=no-such-device0'), /'sip_ip' is neither an IP address nor a network device/);
-    assert.throws(() => sems('sip_port=0'), /'sip_port' must be 1\.\.65535/);
+    assert.throws(() => sems('sip_ip=127.0.0.1\nsip_port=65536'), /'sip_port' must be 1\.\.65535/);
     assert.throws(() => sems('interfaces=a\nsip_ip_a=127.0.0.1\nsip_port_a=99999'), /'sip_port_a'/);
+  });
+
+  it('takes sip_port=0 as 5060, as SEMS does', () => {
+    assert.equal(sems('sip_ip=127.0.0.2\nsip_port=0').interfaces[0]?.port, 5060);
+    assert.equal(sems('interfaces=a\nsip_ip_a=127.0.0.2\nsip_port_a=0').interfaces[0]?.port, 5060);
+  });
+
+  it('ignores sip_port and public_ip without sip_ip, as SEMS does, and says so', () => {
+    const warnings: string[] = [];
+    const [iface, ...more] = sems('sip_port=5070\npublic_ip=192.0.2.9', warnings).interfaces;
+    assert.equal(more.length, 0);
+    assert.deepEqual([iface?.ip, iface?.port], ['0.0.0.0', 5060]);
+    assert.notEqual(iface?.advertisedIp, '192.0.2.9');
+    assert.deepEqual(warnings, ["/etc/sems/sems.conf: 'sip_port' and 'public_ip' have no effect without 'sip_ip' (as in SEMS): SIP uses port 5060 on all addresses"]);
+    const quiet: string[] = [];
+    sems('sip_ip=127.0.0.2\nsip_port=5070', quiet);
+    assert.deepEqual(quiet, []);
+  });
+
+  it('gives a listed interface without sip_ip_<if> no SIP socket (media-only, as in SEMS)', () => {
+    const c = sems('interfaces=media,sip\nmedia_ip_media=127.0.0.5\nsip_ip_sip=127.0.0.6\nsip_port_sip=5064');
+    assert.deepEqual(c.interfaces.map((i) => [i.name, i.ip, i.port]), [['sip', '127.0.0.6', 5064]]);
+    assert.throws(() => sems('interfaces=ghost'), /'interfaces' lists 'ghost', but neither 'sip_ip_ghost' nor 'media_ip_ghost' is set/);
+    const warnings: string[] = [];
+    const media = sems('interfaces=media\nmedia_ip_media=127.0.0.5\nsip_ip=127.0.0.7', warnings);
+    assert.deepEqual(media.interfaces.map((i) => [i.name, i.ip, i.port]), [['default', '0.0.0.0', 5060]]);
+    assert.match(warnings.join('\n'), /no interface in 'interfaces' has a sip_ip_<name>/);
   });
 
   it('reads logging keys with SEMS defaults and checks them', () => {
@@ -72,7 +108,38 @@ describe('sems.conf', () => {
     const c = sems('loglevel=3\nstderr=yes\nfork=no\nsyslog_facility=LOCAL0');
     assert.deepEqual([c.logLevel, c.logToStderr, c.fork, c.syslogFacility], [3, true, false, 'LOCAL0']);
     assert.throws(() => sems('loglevel=4'), /'loglevel' must be 0\.\.3/);
-    assert.throws(() => sems('syslog_facility=LOCAL9'), /'syslog_facility'/);
+  });
+
+  it('keeps DAEMON for an unknown syslog_facility, with a warning, as SEMS does', () => {
+    const warnings: string[] = [];
+    assert.equal(sems('syslog_facility=LOCAL9', warnings).syslogFacility, 'DAEMON');
+    assert.match(warnings.join('\n'), /unknown 'syslog_facility' 'LOCAL9' \(known: .*local7, any case\); using DAEMON/);
+    assert.equal(sems('syslog_facility=local3').syslogFacility, 'local3');
+  });
+
+  it('takes level names in loglevel, as AmConfig::setLogLevel does', () => {
+    assert.deepEqual(['ERR', 'warning', 'Info', 'DEBUG'].map((l) => sems(`loglevel=${l}`).logLevel), [0, 1, 2, 3]);
+    assert.throws(() => sems('loglevel=verbose'), /'loglevel' must be 0\.\.3 or error\|.*, got 'verbose'/);
+  });
+
+  it('reads stderr and fork as yes/no in any case and refuses anything else, like SEMS', () => {
+    const c = sems('stderr=YES\nfork=No');
+    assert.deepEqual([c.logToStderr, c.fork], [true, false]);
+    assert.throws(() => sems('stderr=1'), /'stderr' must be yes or no, got '1'/);
+    assert.throws(() => sems('fork=true'), /'fork' must be yes or no, got 'true'/);
+  });
+
+  it('takes daemon as the alias of fork (the alias wins) and checks both', () => {
+    assert.equal(sems('daemon=no').fork, false);
+    assert.equal(sems('fork=no\ndaemon=yes').fork, true);
+    assert.throws(() => sems('fork=maybe\ndaemon=yes'), /'fork' must be yes or no/);
+    assert.throws(() => sems('daemon=off'), /'daemon' must be yes or no/);
+  });
+
+  it('reads daemon_uid and daemon_gid; empty means unset', () => {
+    const c = sems('daemon_uid=sems\ndaemon_gid=1001');
+    assert.deepEqual([c.daemonUser, c.daemonGroup], ['sems', '1001']);
+    assert.deepEqual([sems('daemon_uid=').daemonUser, sems('').daemonGroup], [undefined, undefined]);
   });
 
   it('picks the User-Agent like SEMS: use_default_signature wins over signature', () => {
@@ -120,9 +187,15 @@ describe('xmlrpc2di.conf and jsonrpc.conf', () => {
     assert.equal(j.listen, '::1');
   });
 
+  it('take a network device name in server_ip, as fixIface2IP does (its first IPv4 address)', () => {
+    assert.equal(parseXmlRpcConfig(ConfigFile.parse('server_ip=lo')).listen, '127.0.0.1');
+    assert.equal(parseXmlRpcConfig(ConfigFile.parse('server_ip=[::1]')).listen, '::1');
+    assert.equal(parseJsonRpcConfig(ConfigFile.parse('jsonrpc_listen=lo')).listen, '127.0.0.1');
+  });
+
   it('name the key of a bad value', () => {
     assert.throws(() => parseXmlRpcConfig(ConfigFile.parse('xmlrpc_port=0')), /'xmlrpc_port' must be 1\.\.65535/);
-    assert.throws(() => parseXmlRpcConfig(ConfigFile.parse('server_ip=localhostx')), /'server_ip' must be an IP address/);
+    assert.throws(() => parseXmlRpcConfig(ConfigFile.parse('server_ip=localhostx')), /'server_ip' must be an IP address or a network device, got 'localhostx'/);
     assert.throws(() => parseXmlRpcConfig(ConfigFile.parse('allowed_clients=10.0.0.0/40')), /'allowed_clients' entry '10\.0\.0\.0\/40'/);
     assert.throws(() => parseJsonRpcConfig(ConfigFile.parse('jsonrpc_port=abc')), /'jsonrpc_port' must be a non-negative integer/);
   });

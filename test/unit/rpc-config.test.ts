@@ -3,8 +3,8 @@ import { ConfigFile } from '../../src/config/reader';
 import { UNSET_SERVER_TIMEOUT_MS, parseJsonRpcConfig, parseXmlRpcConfig } from '../../src/config/rpc-config';
 
 describe('rpc server_timeout configuration', () => {
-  it('reads milliseconds, as SEMS does (xmlrpc2di default 500, jsonrpc 30000)', () => {
-    assert.equal(parseXmlRpcConfig(ConfigFile.parse('')).serverTimeoutMs, 500);
+  it('reads milliseconds, default 30 s for both (SEMS uses the key only for its outgoing calls)', () => {
+    assert.equal(parseXmlRpcConfig(ConfigFile.parse('')).serverTimeoutMs, 30000);
     assert.equal(parseJsonRpcConfig(ConfigFile.parse('')).serverTimeoutMs, 30000);
     assert.equal(parseXmlRpcConfig(ConfigFile.parse('server_timeout=1500')).serverTimeoutMs, 1500);
   });
