@@ -166,10 +166,12 @@ export function digestResponse(input: DigestAnswerInput): string {
 }
 
 /**
- * The Authorization / Proxy-Authorization value answering `challenge` (RFC 7616 §3.4).
- * Without qop, nc and qop are omitted; cnonce too, unless a -sess algorithm needs it
- * for A1 (RFC 2617 leaves that combination undefined; sending what we hashed is the
- * only answer a server can verify).
+ * The Authorization / Proxy-Authorization value answering `challenge` (RFC 7616 §3.4),
+ * its parameters in SEMS's order (uac_auth): username, realm, nonce, uri, opaque, qop,
+ * cnonce, nc, response, algorithm. The algorithm is always named, as SEMS and
+ * Kamailio's uac do (echoed as received, else MD5). Without qop, nc and qop are
+ * omitted; cnonce too, unless a -sess algorithm needs it for A1 (RFC 2617 leaves that
+ * combination undefined; sending what we hashed is the only answer a server can verify).
  */
 export function buildAuthorization(input: DigestAnswerInput): string {
   const { challenge, uri, username, nc, cnonce } = input;
@@ -178,12 +180,12 @@ export function buildAuthorization(input: DigestAnswerInput): string {
     `realm=${quote(challenge.realm)}`,
     `nonce=${quote(challenge.nonce)}`,
     `uri=${quote(uri)}`,
-    `response=${quote(digestResponse(input))}`,
   ];
-  if (challenge.algorithmAsReceived !== undefined) parts.push(`algorithm=${challenge.algorithmAsReceived}`);
-  if (challenge.qop !== undefined || algorithmSpec(challenge.algorithm).session) parts.push(`cnonce=${quote(cnonce)}`);
   if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);
-  if (challenge.qop !== undefined) parts.push(`qop=${challenge.qop}`, `nc=${formatNonceCount(nc)}`);
+  if (challenge.qop !== undefined) parts.push(`qop=${challenge.qop}`);
+  if (challenge.qop !== undefined || algorithmSpec(challenge.algorithm).session) parts.push(`cnonce=${quote(cnonce)}`);
+  if (challenge.qop !== undefined) parts.push(`nc=${formatNonceCount(nc)}`);
+  parts.push(`response=${quote(digestResponse(input))}`, `algorithm=${challenge.algorithmAsReceived ?? challenge.algorithm}`);
   return `Digest ${parts.join(', ')}`;
 }
 
