@@ -304,20 +304,20 @@ export class DigestSession {
 }
 
 export interface RequestAuthenticatorOptions {
-  /** How many `stale=true` re-challenges of one kind are answered per request (default 2). */
+  /** How many `stale=true` re-challenges of one kind are answered per request and target (default 2). */
   maxStaleAnswers?: number;
 }
 
 /**
  * One request's use of its registration's DigestSession. A challenge is answered once
- * per request: the first 401 (or 407) brings a nonce to answer, also when
+ * per request and target: the first 401 (or 407) brings a nonce to answer, also when
  * it answers credentials sent up front (SEMS: the nonce was no longer valid). A second
  * one of the same kind means the credentials were rejected, unless it carries
  * `stale=true`, which is answered again a bounded number of times (SPEC §4, RFC 7616
  * §3.3). A challenge refused is forgotten by the session.
  */
 export class RequestAuthenticator {
-  /** Challenge kinds answered during this request, with the stale re-challenges answered since. */
+  /** Challenge kinds answered at the current target, with the stale re-challenges answered since. */
   private readonly answered = new Map<ChallengeStatus, number>();
   private readonly maxStaleAnswers: number;
 
@@ -348,6 +348,11 @@ export class RequestAuthenticator {
   /** The credential headers for the next send of the request (see DigestSession.headers). */
   headers(request: { method: string; uri: string; body?: string }): AuthorizationHeader[] {
     return this.session.headers(request);
+  }
+
+  /** RFC 3263 failover: the next server's challenges are its own, each answered afresh. */
+  nextTarget(): void {
+    this.answered.clear();
   }
 
   private refuse(status: ChallengeStatus, reason: string): ChallengeVerdict {

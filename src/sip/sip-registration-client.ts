@@ -115,10 +115,11 @@ export class SipRegistrationClient implements RegistrationClient {
     let sentAny = false;
     let challenge: RegistrationOutcome['challenge'];
     let retriedTooBrief = false;
-    /** RFC 3263 §4.3: the next target, if there is one, gets a new transaction. */
+    /** RFC 3263 §4.3: the next target, if there is one, gets a new transaction; its challenges are its own. */
     const failOver = (): boolean => {
       if (targetIndex + 1 >= targets.length) return false;
       targetIndex++;
+      auth?.nextTarget();
       return true;
     };
 

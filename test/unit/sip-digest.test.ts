@@ -307,6 +307,15 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
       assert.equal(auth.onChallenge(401, [challengeWith('n2', ', stale=false')]).answer, false);
     });
 
+    it('answers a challenge of the next RFC 3263 target afresh: another server, its own nonce', () => {
+      const auth = new RequestAuthenticator(newSession());
+      auth.onChallenge(401, [challengeWith('server-a')]);
+      auth.nextTarget();
+      assert.deepEqual(auth.onChallenge(401, [challengeWith('server-b')]), { answer: true });
+      assert.deepEqual(sendOnce(auth), ['server-b', '00000001', 'cn1']);
+      assert.equal(auth.onChallenge(401, [challengeWith('server-b2')]).answer, false, 'a second one from the same server');
+    });
+
     it('answers a 407 and then a 401, sending both credential headers on the next send, each with its own nc', () => {
       const session = newSession();
       const auth = new RequestAuthenticator(session);

@@ -192,4 +192,20 @@ describe('SIP registration client: digest credentials across a registration (SEM
       '56 REGISTER to 192.0.2.10, with s1-nonce-3',
     ]);
   });
+
+  for (const failure of [503, 'silent'] as const) {
+    it(`failover after ${failure === 503 ? 'a 503' : 'no answer'} from a server whose challenge was answered: the next server's own challenge is answered too`, async () => {
+      const { client, layer, params, server } = setup(['192.0.2.10', '192.0.2.20']);
+      server('192.0.2.10').failWithCredentials = failure;
+      const dialog = client.newDialog();
+      const outcome = await client.register(dialog, params());
+      assert.deepEqual([outcome.code, outcome.challenge], [200, { code: 401, reason: 'Unauthorized' }]);
+      assert.deepEqual(layer.summary(dialog), [
+        '50 REGISTER to 192.0.2.10, without credentials',
+        '51 REGISTER to 192.0.2.10, with s1-nonce-1',
+        '52 REGISTER to 192.0.2.20, with s1-nonce-1',
+        '53 REGISTER to 192.0.2.20, with s2-nonce-1',
+      ]);
+    });
+  }
 });
