@@ -10,7 +10,7 @@
  *   node --expose-gc --max-semi-space-size=128 --min-semi-space-size=128 build/bench/sip-message-costs.js [calls]
  */
 import { getHeapStatistics } from 'node:v8';
-import { NonceCounter, RequestAuthenticator } from '../src/sip/digest';
+import { DigestSession, RequestAuthenticator } from '../src/sip/digest';
 import { parseSipMessage } from '../src/sip/message/parse';
 import { buildRegisterRequest } from '../src/sip/message/register';
 import { serializeSipMessage } from '../src/sip/message/serialize';
@@ -47,7 +47,7 @@ function parsed(data: Buffer): SipMessage {
 const challenge = parsed(CHALLENGE);
 const ok = parsed(OK);
 const answered = (): RequestAuthenticator => {
-  const auth = new RequestAuthenticator({ username: 'bench123', password: 'pw-123' }, new NonceCounter());
+  const auth = new RequestAuthenticator(new DigestSession({ username: 'bench123', password: 'pw-123' }));
   auth.onChallenge(401, challenge.headers.getAll('www-authenticate'));
   return auth;
 };

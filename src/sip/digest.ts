@@ -4,8 +4,9 @@
  * RFC 8760).
  *
  * Pure functions parse challenges and compute credentials; two small classes hold the
- * state: `NonceCounter` (per registration, RFC 7616 §3.4 nonce-count) and
- * `RequestAuthenticator` (per request: which challenges were answered, and how often).
+ * state: `DigestSession` (per registration dialog: the challenges answered, sent again
+ * up front with later requests, and their nonce counts) and `RequestAuthenticator`
+ * (per request: which challenges it answered, and how often).
  */
 import { hash } from 'node:crypto';
 import { TOKEN, detached, parseParam, quote, splitOutsideQuotes } from './header-syntax';
@@ -166,10 +167,12 @@ export function digestResponse(input: DigestAnswerInput): string {
 }
 
 /**
- * The Authorization / Proxy-Authorization value answering `challenge` (RFC 7616 §3.4).
- * Without qop, nc and qop are omitted; cnonce too, unless a -sess algorithm needs it
- * for A1 (RFC 2617 leaves that combination undefined; sending what we hashed is the
- * only answer a server can verify).
+ * The Authorization / Proxy-Authorization value answering `challenge` (RFC 7616 §3.4),
+ * its parameters in SEMS's order (uac_auth): username, realm, nonce, uri, opaque, qop,
+ * cnonce, nc, response, algorithm. The algorithm is always named, as SEMS and
+ * Kamailio's uac do (echoed as received, else MD5). Without qop, nc and qop are
+ * omitted; cnonce too, unless a -sess algorithm needs it for A1 (RFC 2617 leaves that
+ * combination undefined; sending what we hashed is the only answer a server can verify).
  */
 export function buildAuthorization(input: DigestAnswerInput): string {
   const { challenge, uri, username, nc, cnonce } = input;
@@ -178,37 +181,13 @@ export function buildAuthorization(input: DigestAnswerInput): string {
     `realm=${quote(challenge.realm)}`,
     `nonce=${quote(challenge.nonce)}`,
     `uri=${quote(uri)}`,
-    `response=${quote(digestResponse(input))}`,
   ];
-  if (challenge.algorithmAsReceived !== undefined) parts.push(`algorithm=${challenge.algorithmAsReceived}`);
-  if (challenge.qop !== undefined || algorithmSpec(challenge.algorithm).session) parts.push(`cnonce=${quote(cnonce)}`);
   if (challenge.opaque !== undefined) parts.push(`opaque=${quote(challenge.opaque)}`);
-  if (challenge.qop !== undefined) parts.push(`qop=${challenge.qop}`, `nc=${formatNonceCount(nc)}`);
+  if (challenge.qop !== undefined) parts.push(`qop=${challenge.qop}`);
+  if (challenge.qop !== undefined || algorithmSpec(challenge.algorithm).session) parts.push(`cnonce=${quote(cnonce)}`);
+  if (challenge.qop !== undefined) parts.push(`nc=${formatNonceCount(nc)}`);
+  parts.push(`response=${quote(digestResponse(input))}`, `algorithm=${challenge.algorithmAsReceived ?? challenge.algorithm}`);
   return `Digest ${parts.join(', ')}`;
-}
-
-/**
- * Per registration: how many requests were sent with each nonce (RFC 7616 §3.4 nonce-count).
- * One exists per account, and an account rarely holds more than one nonce, so the
- * entries live in one small array (nonce, count, nonce, count, ..., most recent last)
- * rather than a Map, whose hash table alone took ~240 bytes per account.
- */
-export class NonceCounter {
-  /** Replaced, never grown in place: an array built by push reserves room for 17 entries. */
-  private entries: readonly (string | number)[] = [];
-
-  /** @param capacity nonces remembered; the least recently used is forgotten first. */
-  constructor(private readonly capacity = 4) {}
-
-  /** The nc for the next request sent with `nonce`: 1, 2, 3, ... */
-  next(nonce: string): number {
-    const at = this.entries.indexOf(nonce);
-    const count = at < 0 ? 1 : (this.entries[at + 1] as number) + 1;
-    const others = at < 0 ? this.entries : this.entries.filter((_, i) => i !== at && i !== at + 1);
-    const kept = others.length >= 2 * this.capacity ? others.slice(2) : others;
-    this.entries = kept.concat(detached(nonce), count); // kept for the registration's life: not a view into the 401
-    return count;
-  }
 }
 
 /** The header pairs of RFC 3261 §22.2 (401) and §22.3 (407). */
@@ -230,77 +209,154 @@ export interface AuthorizationHeader {
   value: string;
 }
 
-export interface RequestAuthenticatorOptions {
-  /** How many `stale=true` re-challenges of one kind are answered per request (default 2). */
-  maxStaleAnswers?: number;
-  /** cnonce source (default 128 random bits in hex). */
-  newCnonce?: () => string;
+/** 128 random bits in hex. */
+function randomCnonce(): string {
+  return randomHex(16);
 }
 
-interface AnsweredChallenge {
-  challenge: DigestChallenge;
-  /** Kept for the challenge's life: a -sess A1 depends on it. */
-  cnonce: string;
-  staleAnswers: number;
+/** A challenge a registration answered, kept to answer it again up front. */
+interface RememberedChallenge {
+  readonly status: ChallengeStatus;
+  readonly challenge: DigestChallenge;
+  /** Requests sent with this nonce so far (RFC 7616 §3.4 nonce-count). */
+  nc: number;
+  /** -sess algorithms only: their A1 hashes the cnonce in, so one is kept for the nonce's life. */
+  readonly sessionCnonce: string | undefined;
+}
+
+/** A copy of `challenge` that does not keep the reply it was parsed from alive (it is kept for the registration's life). */
+function detachedChallenge(challenge: DigestChallenge): DigestChallenge {
+  const { realm, nonce, opaque, algorithm, algorithmAsReceived, qop, stale } = challenge;
+  return {
+    realm: detached(realm),
+    nonce: detached(nonce),
+    opaque: opaque === undefined ? undefined : detached(opaque),
+    algorithm,
+    algorithmAsReceived: algorithmAsReceived === undefined ? undefined : detached(algorithmAsReceived),
+    qop,
+    stale,
+  };
 }
 
 /**
- * The challenges answered during one request (its first send and its re-sends with
- * credentials). A challenge is answered once; a second 401 (or 407) after answering one
- * means the credentials were rejected, unless it carries `stale=true`, which is answered
- * again a bounded number of times (SPEC §4, RFC 7616 §3.3).
+ * Per registration dialog, as SEMS keeps one uac_auth handler per registration: the
+ * challenges last answered (one per kind, 401 and 407), whose credentials go with every
+ * later request of the dialog up front (refreshes and the de-REGISTER), the nonce count
+ * going up and a fresh cnonce each time. While the registrar still accepts the nonce, a
+ * refresh is one transaction. Made for one user name and password: when either changes,
+ * the dialog needs a new session.
  */
-export class RequestAuthenticator {
-  private readonly answered = new Map<ChallengeStatus, AnsweredChallenge>();
-  private readonly maxStaleAnswers: number;
-  private readonly newCnonce: () => string;
+export class DigestSession {
+  /** Replaced, never grown in place: an array built by push reserves room for 17 entries. */
+  private remembered: readonly RememberedChallenge[] = [];
 
   constructor(
     private readonly credentials: DigestCredentials,
-    private readonly nonces: NonceCounter,
+    private readonly newCnonce: () => string = randomCnonce,
+  ) {}
+
+  /** Whether this session answers with these credentials. */
+  isFor(username: string, password: string): boolean {
+    return this.credentials.username === username && this.credentials.password === password;
+  }
+
+  /** `challenge` is to be answered from now on; with the nonce already held, its count (and -sess cnonce) carry on. */
+  remember(status: ChallengeStatus, challenge: DigestChallenge): void {
+    const previous = this.remembered.find((entry) => entry.status === status);
+    const carried = previous?.challenge.nonce === challenge.nonce ? previous : undefined;
+    const entry: RememberedChallenge = {
+      status,
+      challenge: detachedChallenge(challenge),
+      nc: carried?.nc ?? 0,
+      sessionCnonce: algorithmSpec(challenge.algorithm).session ? (carried?.sessionCnonce ?? this.newCnonce()) : undefined,
+    };
+    this.remembered = previous ? this.remembered.map((kept) => (kept === previous ? entry : kept)) : this.remembered.concat(entry);
+  }
+
+  /** The registrar no longer accepts the `status` kind of challenge held: nothing of that kind is sent up front any more. */
+  forget(status: ChallengeStatus): void {
+    this.remembered = this.remembered.filter((entry) => entry.status !== status);
+  }
+
+  /**
+   * The credential headers for the next request (or re-send): one per remembered
+   * challenge, in the order first answered. Call once per send: each call advances
+   * the nonce counts.
+   */
+  headers(request: { method: string; uri: string; body?: string }): AuthorizationHeader[] {
+    const answers: AuthorizationHeader[] = [];
+    // A loop and a literal, not map and spreads: this runs for every request of every account.
+    for (const entry of this.remembered) {
+      const value = buildAuthorization({
+        challenge: entry.challenge,
+        method: request.method,
+        uri: request.uri,
+        body: request.body,
+        username: this.credentials.username,
+        password: this.credentials.password,
+        cnonce: entry.sessionCnonce ?? this.newCnonce(),
+        nc: ++entry.nc,
+      });
+      answers.push({ name: CHALLENGE_HEADERS[entry.status].answer, value });
+    }
+    return answers;
+  }
+}
+
+export interface RequestAuthenticatorOptions {
+  /** How many `stale=true` re-challenges of one kind are answered per request and target (default 2). */
+  maxStaleAnswers?: number;
+}
+
+/**
+ * One request's use of its registration's DigestSession. A challenge is answered once
+ * per request and target: the first 401 (or 407) brings a nonce to answer, also when
+ * it answers credentials sent up front (SEMS: the nonce was no longer valid). A second
+ * one of the same kind means the credentials were rejected, unless it carries
+ * `stale=true`, which is answered again a bounded number of times (SPEC §4, RFC 7616
+ * §3.3). A challenge refused is forgotten by the session.
+ */
+export class RequestAuthenticator {
+  /** Challenge kinds answered at the current target, with the stale re-challenges answered since. */
+  private readonly answered = new Map<ChallengeStatus, number>();
+  private readonly maxStaleAnswers: number;
+
+  constructor(
+    private readonly session: DigestSession,
     options: RequestAuthenticatorOptions = {},
   ) {
     this.maxStaleAnswers = options.maxStaleAnswers ?? 2;
-    this.newCnonce = options.newCnonce ?? (() => randomHex(16));
   }
 
   /** Decides whether a 401/407 (with its WWW-/Proxy-Authenticate values) is to be answered. */
   onChallenge(status: ChallengeStatus, challengeHeaderValues: readonly string[]): ChallengeVerdict {
     const headerName = CHALLENGE_HEADERS[status].challenge;
     const challenge = strongestChallenge(parseDigestChallenges(challengeHeaderValues));
-    if (!challenge) return { answer: false, reason: `no supported Digest challenge in ${headerName}` };
-    const previous = this.answered.get(status);
-    if (previous && !challenge.stale) {
-      return { answer: false, reason: `${status} after sending credentials: credentials rejected` };
+    if (!challenge) return this.refuse(status, `no supported Digest challenge in ${headerName}`);
+    const staleAnswers = this.answered.get(status);
+    if (staleAnswers !== undefined && !challenge.stale) {
+      return this.refuse(status, `${status} after sending credentials: credentials rejected`);
     }
-    const staleAnswers = previous ? previous.staleAnswers + 1 : 0;
-    if (staleAnswers > this.maxStaleAnswers) {
-      return { answer: false, reason: `${headerName} stale=true more than ${this.maxStaleAnswers} times` };
+    if (staleAnswers !== undefined && staleAnswers >= this.maxStaleAnswers) {
+      return this.refuse(status, `${headerName} stale=true more than ${this.maxStaleAnswers} times`);
     }
-    this.answered.set(status, { challenge, cnonce: this.newCnonce(), staleAnswers });
+    this.answered.set(status, staleAnswers === undefined ? 0 : staleAnswers + 1);
+    this.session.remember(status, challenge);
     return { answer: true };
   }
 
-  /**
-   * The credential headers for the next send of the request: one per challenge kind
-   * answered so far. Call once per send: each call advances the nonce counts.
-   */
+  /** The credential headers for the next send of the request (see DigestSession.headers). */
   headers(request: { method: string; uri: string; body?: string }): AuthorizationHeader[] {
-    const answers: AuthorizationHeader[] = [];
-    // A loop and a literal, not map and spreads: this runs for every re-send of every account.
-    for (const [status, { challenge, cnonce }] of this.answered) {
-      const value = buildAuthorization({
-        challenge,
-        method: request.method,
-        uri: request.uri,
-        body: request.body,
-        username: this.credentials.username,
-        password: this.credentials.password,
-        cnonce,
-        nc: challenge.qop === undefined ? 1 : this.nonces.next(challenge.nonce), // no nc is sent without qop
-      });
-      answers.push({ name: CHALLENGE_HEADERS[status].answer, value });
-    }
-    return answers;
+    return this.session.headers(request);
+  }
+
+  /** RFC 3263 failover: the next server's challenges are its own, each answered afresh. */
+  nextTarget(): void {
+    this.answered.clear();
+  }
+
+  private refuse(status: ChallengeStatus, reason: string): ChallengeVerdict {
+    this.session.forget(status);
+    return { answer: false, reason };
   }
 }

@@ -6,11 +6,14 @@
  * SPEC §8): failover to the next RFC 3263 target after a transport error, a timeout or
  * a 503 (RFC 3263 §4.3); one re-send with credentials per challenge (RFC 3261 §22.2,
  * `stale=true` answered again); one retry with Min-Expires after a 423 (§10.2.8).
+ * Like SEMS's uac_auth, the dialog remembers the challenges answered and sends their
+ * credentials up front with its later requests: a refresh while the nonce is valid is
+ * one transaction.
  */
 import type { TlsClientConfig } from '../config/agent-config';
 import type { SipInterface } from '../config/sems-config';
 import { logger } from '../log';
-import { NonceCounter, RequestAuthenticator, type ChallengeStatus } from './digest';
+import { DigestSession, RequestAuthenticator, type ChallengeStatus } from './digest';
 import { detached } from './header-syntax';
 import { buildRegisterRequest } from './message/register';
 import type { SipRequest, SipResponse } from './message/sip-message';
@@ -38,7 +41,8 @@ interface RequestAddressing {
 
 /** Client state kept on the dialog: what SEMS keeps per AmSIPRegistration. */
 interface DialogState extends RegistrationDialog {
-  nonces?: NonceCounter;
+  /** The challenges answered in this dialog, answered again up front by its later requests. */
+  digest?: DigestSession;
   /** Min-Expires learnt from a 423, used for later refreshes too. */
   minExpires?: number;
 }
@@ -97,10 +101,7 @@ export class SipRegistrationClient implements RegistrationClient {
       return { code: 480, reason: 'unable to send request', sent: false, retransmissions: 0 };
     }
 
-    const auth = new RequestAuthenticator(
-      { username: params.authUser, password: params.password },
-      (dialog.nonces ??= new NonceCounter()),
-    );
+    const auth = this.options.authenticate ? new RequestAuthenticator(digestSessionOf(dialog, params)) : undefined;
     const tlsServerName = serverName(nextHop);
     // The same for every transaction of this request (a digest re-send, a 423 retry, failover).
     const addressing: RequestAddressing = {
@@ -114,6 +115,13 @@ export class SipRegistrationClient implements RegistrationClient {
     let sentAny = false;
     let challenge: RegistrationOutcome['challenge'];
     let retriedTooBrief = false;
+    /** RFC 3263 §4.3: the next target, if there is one, gets a new transaction; its challenges are its own. */
+    const failOver = (): boolean => {
+      if (targetIndex + 1 >= targets.length) return false;
+      targetIndex++;
+      auth?.nextTarget();
+      return true;
+    };
 
     for (let attempt = 0; attempt < MAX_TRANSACTIONS_PER_REQUEST; attempt++) {
       const target = targets[targetIndex] as NextHopTarget;
@@ -126,25 +134,21 @@ export class SipRegistrationClient implements RegistrationClient {
         log.info(`${params.user}@${params.domain}: ${result.error.message}`);
         // Sent, then the connection was lost: like no answer (408), not "unable to send" (480).
         sentAny ||= result.requestSent;
-        if (++targetIndex < targets.length) continue;
+        if (failOver()) continue;
         return sentAny
           ? { code: 408, reason: 'Timeout', sent: true, retransmissions, challenge }
           : { code: 480, reason: 'unable to send request', sent: false, retransmissions };
       }
       sentAny = true;
       if (result.kind === 'timeout') {
-        // RFC 3263 §4.3: the next target gets a new transaction; the last one's timeout is final.
-        if (++targetIndex < targets.length) continue;
+        if (failOver()) continue;
         return { code: 408, reason: 'Timeout', sent: true, retransmissions, challenge };
       }
 
       const reply = result.response;
       this.resolver.reportReachable(target);
-      if (reply.status === 503 && targetIndex + 1 < targets.length) {
-        targetIndex++;
-        continue;
-      }
-      if ((reply.status === 401 || reply.status === 407) && this.options.authenticate) {
+      if (reply.status === 503 && failOver()) continue;
+      if ((reply.status === 401 || reply.status === 407) && auth) {
         const header = reply.status === 401 ? 'www-authenticate' : 'proxy-authenticate';
         const verdict = auth.onChallenge(reply.status as ChallengeStatus, reply.headers.getAll(header));
         if (verdict.answer) {
@@ -170,7 +174,7 @@ export class SipRegistrationClient implements RegistrationClient {
 
   private buildRequest(
     dialog: DialogState, addressing: RequestAddressing, contact: string,
-    expires: number, removing: boolean, auth: RequestAuthenticator,
+    expires: number, removing: boolean, auth: RequestAuthenticator | undefined,
   ): SipRequest {
     return buildRegisterRequest({
       requestUri: addressing.requestUri,
@@ -182,7 +186,7 @@ export class SipRegistrationClient implements RegistrationClient {
       contact,
       contactExpires: removing ? 0 : undefined,
       expires,
-      credentials: auth.headers({ method: 'REGISTER', uri: addressing.requestUri }),
+      credentials: auth?.headers({ method: 'REGISTER', uri: addressing.requestUri }),
       userAgent: this.options.userAgent,
     });
   }
@@ -208,6 +212,17 @@ export class SipRegistrationClient implements RegistrationClient {
     if (!ok.found || !ok.grantedExpires) return { code, reason, sent: true, retransmissions, challenge, contacts, contactMissing: true };
     return { code, reason, sent: true, retransmissions, challenge, contacts, grantedExpires: ok.grantedExpires };
   }
+}
+
+/**
+ * The dialog's digest session; a new one when the digest user or password changed, so
+ * no credentials made with the old ones are sent up front.
+ */
+function digestSessionOf(dialog: DialogState, params: RegistrationParams): DigestSession {
+  if (!dialog.digest?.isFor(params.authUser, params.password)) {
+    dialog.digest = new DigestSession({ username: params.authUser, password: params.password });
+  }
+  return dialog.digest;
 }
 
 /** The Contact's `;transport=` selects the transport towards the registrar (SPEC §4). */

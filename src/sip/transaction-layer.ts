@@ -3,8 +3,9 @@
  * `send()` stamps the request with our Via and a fresh branch (§8.1.1.7), runs a
  * non-INVITE client transaction over the chosen transport and resolves with its
  * outcome; `receive()` matches each response from any transport to its transaction by
- * top-Via branch and CSeq method (§17.1.3). Whatever cannot be parsed or matched is
- * dropped with a debug line: a peer can never crash us.
+ * top-Via branch and CSeq method (§17.1.3), after discarding responses with more than
+ * one Via (§8.1.3.3). Whatever cannot be parsed or matched is dropped with a debug
+ * line: a peer can never crash us.
  */
 import { systemClock, type Clock } from '../clock';
 import type { SipInterface } from '../config/sems-config';
@@ -135,7 +136,13 @@ export class TransactionLayer {
       this.answer(message, source);
       return;
     }
-    const topVia = message.headers.getAll('via')[0];
+    const vias = message.headers.getAll('via');
+    if (vias.length > 1) {
+      // §8.1.3.3: we sent one Via, so a response with more was meant for someone else (or forged).
+      log.debug(`dropped ${message.status} response from ${describeSource(source)}: ${vias.length} Via values`);
+      return;
+    }
+    const topVia = vias[0];
     const branch = topVia === undefined ? undefined : parseVia(topVia)?.params.get('branch');
     const transaction = branch ? this.transactions.get(branch) : undefined;
     if (transaction === undefined && branch && this.completed.has(branch)) {

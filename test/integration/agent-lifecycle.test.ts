@@ -3,13 +3,14 @@
  * registration — create, update, refresh, remove — seen both in the registrations
  * table (MariaDB) and at Kamailio's location table (what the registrar really holds).
  *
- * Kamailio challenges every REGISTER, so each registration step is two requests at the
- * wire (CSeq n without credentials → 401, CSeq n+1 with them → 200); the location row
- * keeps the accepted one's Call-ID and CSeq.
+ * Kamailio challenges a REGISTER without credentials, so a new registration is two
+ * requests at the wire (CSeq 50 without credentials → 401, 51 with them → 200); later
+ * requests of the dialog carry the credentials up front (SEMS uac_auth) and are one
+ * while the nonce is valid. The location row keeps the accepted one's Call-ID and CSeq.
  */
 import assert from 'node:assert/strict';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
-import { startKamailio, type KamailioHandle } from '../support/kamailio';
+import { AUTH_RC, authFailures, startKamailio, type KamailioHandle } from '../support/kamailio';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import {
   bindingStamp, defaultContact, di, endDaemon, ourBindings, RegStatus, sleep,
@@ -108,7 +109,7 @@ describe('registration engine: DI life cycle at a real registrar (MariaDB + Kama
     await waitForRow(db, 13, 'fresh last_registration', (r) => r?.registration_status === RegStatus.ACTIVE && (r.registered_ago ?? 99) <= 1);
   });
 
-  it('refreshRegistration sends a new REGISTER in the same dialog (same Call-ID, CSeq continues)', async () => {
+  it('refreshRegistration sends a new REGISTER in the same dialog (same Call-ID, CSeq continues), credentials up front', async () => {
     const d = await start();
     await di(d, 'createRegistration', 14, 'life-refresh', 'life-refresh-pw', kam.hostPort());
     const before = bindingStamp(await waitForBinding(kam, d, 'life-refresh', 'registered'));
@@ -118,8 +119,9 @@ describe('registration engine: DI life cycle at a real registrar (MariaDB + Kama
     assert.deepEqual(await di(d, 'refreshRegistration', 14), OK);
     const after = await waitForBinding(kam, d, 'life-refresh', 'refreshed', (b) => b.cseq !== before.cseq, 5000);
     assert.equal(after.callId, before.callId);
-    // CSeq +1 per request: 52 (challenged), 53 (with credentials) after 50/51.
-    assert.equal(after.cseq, before.cseq + 2);
+    // 52 carries the credentials answering 50's challenge: accepted at once, nothing challenged.
+    assert.equal(after.cseq, before.cseq + 1);
+    assert.deepEqual(authFailures(kam, after.callId), [{ cseq: 50, rc: AUTH_RC.noCredentials }]);
     assert.ok(after.lastModified.getTime() > before.lastModified, 'binding refreshed');
     assert.ok(after.expiresIn > 590, `binding expires in ${after.expiresIn}`);
     await waitForRow(db, 14, 'fresh last_registration', (r) => r?.registration_status === RegStatus.ACTIVE && (r.registered_ago ?? 99) <= 1);
@@ -144,6 +146,31 @@ describe('registration engine: DI life cycle at a real registrar (MariaDB + Kama
     await sleep(1500);
     assert.deepEqual(await ourBindings(kam, d, 'life-remove'), []);
     assert.equal((await waitForStatus(db, 15, RegStatus.REMOVED)).last_code, 200);
+  });
+
+  it('a refresh after the registrar\'s nonce expired: its stale=true challenge is answered once, the account stays ACTIVE', async () => {
+    const shortNonces = await startKamailio({ nonceExpire: 2 });
+    try {
+      await shortNonces.addSubscriber('life-stale', 'life-stale-pw');
+      const d = await start();
+      await di(d, 'createRegistration', 17, 'life-stale', 'life-stale-pw', shortNonces.hostPort());
+      const before = bindingStamp(await waitForBinding(shortNonces, d, 'life-stale', 'registered'));
+      await waitForStatus(db, 17, RegStatus.ACTIVE);
+      await sleep(3500); // nonce_expire 2 s
+
+      assert.deepEqual(await di(d, 'refreshRegistration', 17), OK);
+      const after = await waitForBinding(shortNonces, d, 'life-stale', 'refreshed', (b) => b.cseq !== before.cseq, 5000);
+      assert.equal(after.cseq, before.cseq + 2, '52 (expired nonce) drew stale=true, 53 (new nonce) was accepted');
+      assert.deepEqual(authFailures(shortNonces, after.callId), [
+        { cseq: 50, rc: AUTH_RC.noCredentials },
+        { cseq: 52, rc: AUTH_RC.stale },
+      ]);
+      const row = await waitForRow(db, 17, 'fresh last_registration',
+        (r) => r?.registration_status === RegStatus.ACTIVE && (r.registered_ago ?? 99) <= 1);
+      assert.deepEqual([row?.last_code, row?.last_reason], [200, 'OK']);
+    } finally {
+      await shortNonces.stop();
+    }
   });
 
   it('423 Interval Too Brief from Kamailio (min_expires 1200) → retried with Min-Expires → ACTIVE for 1200 s', async () => {

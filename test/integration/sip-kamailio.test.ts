@@ -3,34 +3,14 @@
  * Kamailio with digest auth over UDP, TCP, TLS and IPv6 (issue 3). Every binding is
  * checked where it lands, in Kamailio's location table: our Contact, the granted
  * expires, our Call-ID, and the CSeq of SPEC §8 (50 is challenged, the re-send with
- * credentials is 51). What the registrar rejected is read from its log, which names
- * the CSeq and Call-ID of every REGISTER that failed authentication.
+ * credentials is 51; later requests of the dialog carry the credentials up front).
+ * What the registrar rejected is read from its log, which names the CSeq and Call-ID
+ * of every REGISTER that failed authentication.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import type { RegistrationDialog, RegistrationOutcome } from '../../src/sip/registration-client';
-import { startKamailio, type KamailioHandle } from '../support/kamailio';
+import { AUTH_RC, authFailures, startKamailio, type KamailioHandle } from '../support/kamailio';
 import { openTestClient, passwordOf, sentSummary, TEST_USER_AGENT, type TestClient, type TestClientOptions } from '../support/sip-client';
-
-/** Kamailio's www_authorize() results (auth_api.h) the template logs. */
-const RC = { stale: -4, noCredentials: -5, wrongPassword: -2 } as const;
-
-interface Rejection {
-  cseq: number;
-  rc: number;
-}
-
-/**
- * The REGISTERs with this Call-ID that Kamailio challenged, from its log lines
- * `{1 <CSeq> REGISTER <Call-ID>} <script>: auth failed (<rc>) ...`.
- */
-function rejectedByRegistrar(kam: KamailioHandle, callId: string): Rejection[] {
-  const line = /\{1 (\d+) REGISTER (\S+)\} <script>: auth failed \((-?\d+)\)/;
-  return fs.readFileSync(kam.logFile, 'utf8').split('\n')
-    .map((text) => line.exec(text))
-    .filter((m): m is RegExpExecArray => m !== null && m[2] === callId)
-    .map((m) => ({ cseq: Number(m[1]), rc: Number(m[3]) }));
-}
 
 function assertRegistered(outcome: RegistrationOutcome, expires: number): void {
   assert.equal(outcome.code, 200, `outcome ${JSON.stringify(outcome)}`);
@@ -100,12 +80,14 @@ describe('SIP client at a real registrar: Kamailio over UDP, TCP, TLS, IPv6', fu
       assert.equal(binding.cseq, 51, 'the re-send with credentials: CSeq 50 + 1');
       assert.equal(binding.userAgent, TEST_USER_AGENT);
       assert.match(binding.socket ?? '', new RegExp(`^${transport}:127\\.0\\.0\\.1:${kam.ports[transport]}$`));
-      assert.deepEqual(rejectedByRegistrar(kam, dialog.callId), [{ cseq: 50, rc: RC.noCredentials }]);
+      assert.deepEqual(authFailures(kam, dialog.callId), [{ cseq: 50, rc: AUTH_RC.noCredentials }]);
 
       const removed = await tc.client.unregister(dialog, params);
       assert.equal(removed.code, 200);
+      assert.equal(removed.challenge, undefined);
       assert.deepEqual(await kam.locations({ username: user, includeExpired: true }), []);
-      assert.equal(dialog.cseq, 54, 'same dialog: 52 challenged, 53 accepted');
+      assert.equal(dialog.cseq, 53, 'same dialog: the de-REGISTER (52) carried the credentials up front');
+      assert.deepEqual(authFailures(kam, dialog.callId), [{ cseq: 50, rc: AUTH_RC.noCredentials }]);
     });
   }
 
@@ -121,7 +103,7 @@ describe('SIP client at a real registrar: Kamailio over UDP, TCP, TLS, IPv6', fu
     assert.deepEqual(outcome, { code: 480, reason: 'unable to send request', sent: false, retransmissions: 0 });
     assert.ok(Date.now() - started < 5000, 'a failed handshake is a transport error, not a timeout');
     assert.deepEqual(await kam.locations({ username: user, includeExpired: true }), []);
-    assert.deepEqual(rejectedByRegistrar(kam, dialog.callId), [], 'no REGISTER reached the registrar');
+    assert.deepEqual(authFailures(kam, dialog.callId), [], 'no REGISTER reached the registrar');
   });
 
   it('over IPv6 ([::1]): a binding from [::1] with our [::1] Contact', async function () {
@@ -150,15 +132,36 @@ describe('SIP client at a real registrar: Kamailio over UDP, TCP, TLS, IPv6', fu
     assert.equal(outcome.code, 401);
     assert.equal(outcome.sent, true);
     assert.deepEqual(outcome.challenge, { code: 401, reason: 'Unauthorized' });
-    assert.deepEqual(rejectedByRegistrar(kam, dialog.callId), [
-      { cseq: 50, rc: RC.noCredentials },
-      { cseq: 51, rc: RC.wrongPassword },
+    assert.deepEqual(authFailures(kam, dialog.callId), [
+      { cseq: 50, rc: AUTH_RC.noCredentials },
+      { cseq: 51, rc: AUTH_RC.wrongPassword },
     ], 'two REGISTERs at the registrar');
     assert.deepEqual(sentSummary(tc.sent, dialog.callId), [
       '50 REGISTER, Expires: 3600, without credentials',
       '51 REGISTER, Expires: 3600, with credentials',
     ]);
     assert.deepEqual(await kam.locations({ username: user, includeExpired: true }), []);
+  });
+
+  it('the password changes at the registrar: the refresh with credentials up front is challenged, re-sent once, then 401', async function () {
+    const { kam } = setup;
+    const user = await setup.account('changed-password');
+    const dialog = tc.client.newDialog();
+    const params = tc.params(user, kam.hostPort());
+    assertRegistered(await tc.client.register(dialog, params), 3600);
+    await kam.setPassword(user, 'changed-at-the-registrar');
+
+    const outcome = await tc.client.register(dialog, params);
+    assert.deepEqual([outcome.code, outcome.challenge], [401, { code: 401, reason: 'Unauthorized' }]);
+    assert.deepEqual(authFailures(kam, dialog.callId), [
+      { cseq: 50, rc: AUTH_RC.noCredentials },
+      { cseq: 52, rc: AUTH_RC.wrongPassword },
+      { cseq: 53, rc: AUTH_RC.wrongPassword },
+    ]);
+    assert.deepEqual(sentSummary(tc.sent, dialog.callId).slice(2), [
+      '52 REGISTER, Expires: 3600, with credentials',
+      '53 REGISTER, Expires: 3600, with credentials',
+    ]);
   });
 
   it('authenticate=false (uac_auth not loaded): the 401 is the outcome, nothing re-sent', async function () {
@@ -169,7 +172,7 @@ describe('SIP client at a real registrar: Kamailio over UDP, TCP, TLS, IPv6', fu
     const outcome = await noAuth.client.register(dialog, noAuth.params(user, kam.hostPort()));
 
     assert.deepEqual(outcome, { code: 401, reason: 'Unauthorized', sent: true, retransmissions: 0, challenge: undefined });
-    assert.deepEqual(rejectedByRegistrar(kam, dialog.callId), [{ cseq: 50, rc: RC.noCredentials }]);
+    assert.deepEqual(authFailures(kam, dialog.callId), [{ cseq: 50, rc: AUTH_RC.noCredentials }]);
     assert.deepEqual(sentSummary(noAuth.sent, dialog.callId), ['50 REGISTER, Expires: 3600, without credentials']);
     assert.equal(dialog.cseq, 51);
   });
@@ -206,7 +209,7 @@ describe('SIP client at a real registrar: a burst of replies while the client is
   });
 });
 
-describe('SIP client at a real registrar: SHA-256 challenges and stale nonces (Kamailio)', function () {
+describe('SIP client at a real registrar: SHA-256 challenges, credentials up front and stale nonces (Kamailio)', function () {
   this.timeout(30_000);
   /** Kamailio's auth nonce_expire here, seconds. */
   const NONCE_EXPIRE_S = 2;
@@ -250,6 +253,44 @@ describe('SIP client at a real registrar: SHA-256 challenges and stale nonces (K
     assert.equal(binding?.cseq, 51);
   });
 
+  it('a refresh while the nonce is valid: one transaction (CSeq 52) with the credentials up front, nc 2, answered 200', async function () {
+    const { kam } = setup;
+    const user = await setup.account('upfront-user');
+    const dialog = tc.client.newDialog();
+    const params = tc.params(user, kam.hostPort(), { expires: 900 });
+    assertRegistered(await tc.client.register(dialog, params), 900);
+
+    const refresh = await tc.client.register(dialog, params);
+    assert.deepEqual([refresh.code, refresh.grantedExpires, refresh.challenge], [200, 900, undefined]);
+    assert.equal(dialog.cseq, 53);
+    assert.deepEqual(authFailures(kam, dialog.callId), [{ cseq: 50, rc: AUTH_RC.noCredentials }]);
+    const [binding] = await kam.locations({ username: user });
+    assert.equal(binding?.cseq, 52);
+    const [answer, upFront] = credentialsSent(dialog).map((value) => /\bnc=(\w+)/.exec(value)?.[1]);
+    assert.deepEqual([answer, upFront], ['00000001', '00000002']);
+  });
+
+  it('a refresh after the nonce expired: Kamailio\'s 401 stale=true to the credentials sent up front is answered once → 200', async function () {
+    const { kam } = setup;
+    const user = await setup.account('expired-user');
+    const dialog = tc.client.newDialog();
+    const params = tc.params(user, kam.hostPort(), { expires: 900 });
+    assertRegistered(await tc.client.register(dialog, params), 900);
+    await new Promise((resolve) => setTimeout(resolve, NONCE_EXPIRE_S * 1000 + 1500));
+
+    assertRegistered(await tc.client.register(dialog, params), 900);
+    assert.deepEqual(authFailures(kam, dialog.callId), [
+      { cseq: 50, rc: AUTH_RC.noCredentials },
+      { cseq: 52, rc: AUTH_RC.stale },
+    ]);
+    assert.deepEqual(sentSummary(tc.sent, dialog.callId).slice(2), [
+      '52 REGISTER, Expires: 900, with credentials',
+      '53 REGISTER, Expires: 900, with credentials',
+    ]);
+    const [binding] = await kam.locations({ username: user });
+    assert.equal(binding?.cseq, 53);
+  });
+
   it('a re-challenge with stale=true (nonce expired) is answered again with the new nonce: 200 at CSeq 52', async function () {
     const { kam } = setup;
     const user = await setup.account('stale-user');
@@ -257,9 +298,9 @@ describe('SIP client at a real registrar: SHA-256 challenges and stale nonces (K
     slowCallIds.add(dialog.callId);
     assertRegistered(await tc.client.register(dialog, tc.params(user, kam.hostPort(), { expires: 900 })), 900);
 
-    assert.deepEqual(rejectedByRegistrar(kam, dialog.callId), [
-      { cseq: 50, rc: RC.noCredentials },
-      { cseq: 51, rc: RC.stale },
+    assert.deepEqual(authFailures(kam, dialog.callId), [
+      { cseq: 50, rc: AUTH_RC.noCredentials },
+      { cseq: 51, rc: AUTH_RC.stale },
     ]);
     const nonces = credentialsSent(dialog).map((value) => /\bnonce="([^"]*)"/.exec(value)?.[1]);
     assert.equal(nonces.length, 2);

@@ -176,6 +176,26 @@ const DB_PREFIX = 'kamtest';
 
 const running = new Set<KamailioHandle>();
 
+/** Kamailio's www_authorize() results (auth_api.h) the template logs. */
+export const AUTH_RC = { stale: -4, noCredentials: -5, wrongPassword: -2 } as const;
+
+export interface AuthFailure {
+  cseq: number;
+  rc: number;
+}
+
+/**
+ * The REGISTERs with this Call-ID that the registrar challenged, from its log lines
+ * `{1 <CSeq> REGISTER <Call-ID>} <script>: auth failed (<rc>) ...`.
+ */
+export function authFailures(kam: KamailioHandle, callId: string): AuthFailure[] {
+  const line = /\{1 (\d+) REGISTER (\S+)\} <script>: auth failed \((-?\d+)\)/;
+  return fs.readFileSync(kam.logFile, 'utf8').split('\n')
+    .map((text) => line.exec(text))
+    .filter((m): m is RegExpExecArray => m !== null && m[2] === callId)
+    .map((m) => ({ cseq: Number(m[1]), rc: Number(m[3]) }));
+}
+
 /** Starts a Kamailio registrar; resolves once UDP, TCP and TLS all answer. */
 export async function startKamailio(options: KamailioOptions = {}): Promise<KamailioHandle> {
   validateOptions(options);

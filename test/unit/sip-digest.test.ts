@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  NonceCounter,
+  DigestSession,
   RequestAuthenticator,
   buildAuthorization,
   digestResponse,
@@ -52,7 +52,7 @@ const RFC7616_REQUEST = {
 
 describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
   describe('published examples', () => {
-    it('answers the RFC 2617 §3.5 example with its response and echoes opaque, qop=auth, nc and cnonce', () => {
+    it('answers the RFC 2617 §3.5 example with its response, in SEMS\'s parameter order, naming the algorithm', () => {
       const value = buildAuthorization({
         challenge: onlyChallenge(RFC2617_CHALLENGE),
         method: 'GET',
@@ -65,8 +65,8 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
       assert.equal(
         value,
         'Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", ' +
-          'uri="/dir/index.html", response="6629fae49393a05397450978507c4ef1", cnonce="0a4f113b", ' +
-          'opaque="5ccc069c403ebaf9f0171e9517f40e41", qop=auth, nc=00000001',
+          'uri="/dir/index.html", opaque="5ccc069c403ebaf9f0171e9517f40e41", qop=auth, cnonce="0a4f113b", ' +
+          'nc=00000001, response="6629fae49393a05397450978507c4ef1", algorithm=MD5',
       );
     });
 
@@ -84,7 +84,7 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
       assert.equal(params.get('algorithm'), 'SHA-256');
     });
 
-    it('answers without qop as RFC 2069 did (its example as corrected by the errata), sending no qop, nc or cnonce', () => {
+    it('answers without qop as RFC 2069 did (its example as corrected by the errata), sending no qop, nc or cnonce but the algorithm', () => {
       const challenge = onlyChallenge('Digest realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093"');
       assert.equal(challenge.qop, undefined);
       const value = buildAuthorization({
@@ -92,7 +92,8 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
       });
       const params = credentialParams(value);
       assert.equal(params.get('response'), '1949323746fe6a43ef61f9606e7febea');
-      assert.deepEqual([...params.keys()], ['username', 'realm', 'nonce', 'uri', 'response']);
+      assert.deepEqual([...params.keys()], ['username', 'realm', 'nonce', 'uri', 'response', 'algorithm']);
+      assert.equal(params.get('algorithm'), 'MD5');
     });
   });
 
@@ -175,7 +176,7 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
       });
     });
 
-    it('echoes the algorithm exactly as received and omits it when the challenge had none', () => {
+    it('echoes the algorithm exactly as received and names MD5 when the challenge had none', () => {
       const echoed = buildAuthorization({
         challenge: onlyChallenge('Digest realm="r", nonce="n", algorithm=md5'),
         method: 'REGISTER', uri: 'sip:r', username: 'u', password: 'p', nc: 1, cnonce: 'c',
@@ -185,7 +186,7 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
         challenge: onlyChallenge('Digest realm="r", nonce="n"'),
         method: 'REGISTER', uri: 'sip:r', username: 'u', password: 'p', nc: 1, cnonce: 'c',
       });
-      assert.doesNotMatch(absent, /algorithm=/);
+      assert.match(absent, /, algorithm=MD5$/);
     });
 
     it('finds several challenges in one header and in several headers, skipping other schemes', () => {
@@ -221,110 +222,145 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
     });
   });
 
-  describe('NonceCounter', () => {
-    it('counts per nonce, and forgets the least recently used nonce beyond its capacity', () => {
-      const counter = new NonceCounter(2);
-      assert.deepEqual([counter.next('a'), counter.next('a'), counter.next('b'), counter.next('a')], [1, 2, 1, 3]);
-      counter.next('c'); // evicts b, the least recently used
-      assert.equal(counter.next('a'), 4);
-      assert.equal(counter.next('b'), 1);
-    });
-  });
-
-  describe('RequestAuthenticator', () => {
+  describe('DigestSession and RequestAuthenticator', () => {
     const credentials = { username: 'alice', password: 's3cret' };
     const request = { method: 'REGISTER', uri: 'sip:example.com' };
     const challengeWith = (nonce: string, extra = ''): string =>
       `Digest realm="example.com", nonce="${nonce}", qop="auth", algorithm=MD5${extra}`;
-    const newAuthenticator = (nonces = new NonceCounter(), maxStaleAnswers?: number): RequestAuthenticator =>
-      new RequestAuthenticator(credentials, nonces, { newCnonce: () => 'cn', maxStaleAnswers });
+    /** A session whose cnonces are cn1, cn2, ... */
+    const newSession = (): DigestSession => {
+      let count = 0;
+      return new DigestSession(credentials, () => `cn${++count}`);
+    };
+    const paramsOf = (header: { value: string } | undefined): Map<string, string> => credentialParams(header?.value ?? 'Digest ');
+    /** The nonce, nc and cnonce of the only credential header of the next send. */
+    const sendOnce = (auth: RequestAuthenticator): string[] => {
+      const headers = auth.headers(request);
+      assert.equal(headers.length, 1, `one credential header: ${JSON.stringify(headers)}`);
+      const params = paramsOf(headers[0]);
+      return ['nonce', 'nc', 'cnonce'].map((name) => params.get(name) ?? '-');
+    };
 
     it('sends no credentials before a challenge', () => {
-      assert.deepEqual(newAuthenticator().headers(request), []);
+      assert.deepEqual(new RequestAuthenticator(newSession()).headers(request), []);
     });
 
     it('answers a 401 with an Authorization header computed for the request', () => {
-      const auth = newAuthenticator();
+      const auth = new RequestAuthenticator(newSession());
       assert.deepEqual(auth.onChallenge(401, [challengeWith('n1')]), { answer: true });
       const [header] = auth.headers(request);
-      assert.equal(header.name, 'Authorization');
-      const expected = md5(`${md5('alice:example.com:s3cret')}:n1:00000001:cn:auth:${md5('REGISTER:sip:example.com')}`);
-      assert.equal(credentialParams(header.value).get('response'), expected);
+      assert.equal(header?.name, 'Authorization');
+      const expected = md5(`${md5('alice:example.com:s3cret')}:n1:00000001:cn1:auth:${md5('REGISTER:sip:example.com')}`);
+      assert.equal(paramsOf(header).get('response'), expected);
     });
 
-    it('refuses a second 401 for the same request: the credentials were rejected', () => {
-      const auth = newAuthenticator();
+    it('later requests of the session send the credentials up front: nc counts up, a fresh cnonce each time', () => {
+      const session = newSession();
+      const first = new RequestAuthenticator(session);
+      first.onChallenge(401, [challengeWith('n1')]);
+      assert.deepEqual(sendOnce(first), ['n1', '00000001', 'cn1']);
+      assert.deepEqual(sendOnce(new RequestAuthenticator(session)), ['n1', '00000002', 'cn2'], 'refresh');
+      assert.deepEqual(sendOnce(new RequestAuthenticator(session)), ['n1', '00000003', 'cn3'], 'de-REGISTER');
+    });
+
+    it('keeps one cnonce per nonce for -sess algorithms, whose A1 hashes it in', () => {
+      const session = newSession();
+      new RequestAuthenticator(session).onChallenge(401, ['Digest realm="r", nonce="n", qop="auth", algorithm=MD5-sess']);
+      const sends = [sendOnce(new RequestAuthenticator(session)), sendOnce(new RequestAuthenticator(session))];
+      assert.deepEqual(sends, [['n', '00000001', 'cn1'], ['n', '00000002', 'cn1']]);
+    });
+
+    it('a 401 answering credentials sent up front is a fresh challenge: answered once, with the new nonce from nc 1', () => {
+      const session = newSession();
+      new RequestAuthenticator(session).onChallenge(401, [challengeWith('old')]);
+      const refresh = new RequestAuthenticator(session);
+      assert.deepEqual(sendOnce(refresh), ['old', '00000001', 'cn1']);
+      assert.deepEqual(refresh.onChallenge(401, [challengeWith('new')]), { answer: true }, 'the nonce had expired');
+      assert.deepEqual(sendOnce(refresh), ['new', '00000001', 'cn2']);
+      const verdict = refresh.onChallenge(401, [challengeWith('newer')]);
+      assert.deepEqual(verdict, { answer: false, reason: '401 after sending credentials: credentials rejected' });
+    });
+
+    it('refuses a second 401 for the same request, and the session sends nothing up front any more', () => {
+      const session = newSession();
+      const auth = new RequestAuthenticator(session);
       auth.onChallenge(401, [challengeWith('n1')]);
-      const verdict = auth.onChallenge(401, [challengeWith('n2')]);
-      assert.equal(verdict.answer, false);
-      assert.match(verdict.answer ? '' : verdict.reason, /credentials rejected/);
+      assert.equal(auth.onChallenge(401, [challengeWith('n2')]).answer, false);
+      assert.deepEqual(new RequestAuthenticator(session).headers(request), []);
     });
 
-    it('answers stale=true re-challenges with the new nonce, up to the bound', () => {
-      const auth = newAuthenticator(new NonceCounter(), 2);
+    it('answers stale=true re-challenges with the new nonce, up to the bound; beyond it the challenge is forgotten', () => {
+      const session = newSession();
+      const auth = new RequestAuthenticator(session, { maxStaleAnswers: 2 });
       auth.onChallenge(401, [challengeWith('n1')]);
       assert.deepEqual(auth.onChallenge(401, [challengeWith('n2', ', stale=true')]), { answer: true });
-      assert.equal(credentialParams(auth.headers(request)[0].value).get('nonce'), 'n2');
+      assert.equal(paramsOf(auth.headers(request)[0]).get('nonce'), 'n2');
       assert.deepEqual(auth.onChallenge(401, [challengeWith('n3', ', stale="TRUE"')]), { answer: true });
       const verdict = auth.onChallenge(401, [challengeWith('n4', ', stale=true')]);
-      assert.equal(verdict.answer, false);
-      assert.match(verdict.answer ? '' : verdict.reason, /stale=true more than 2 times/);
+      assert.deepEqual(verdict, { answer: false, reason: 'WWW-Authenticate stale=true more than 2 times' });
+      assert.deepEqual(new RequestAuthenticator(session).headers(request), []);
     });
 
     it('treats stale=false like no stale flag', () => {
-      const auth = newAuthenticator();
+      const auth = new RequestAuthenticator(newSession());
       auth.onChallenge(401, [challengeWith('n1')]);
       assert.equal(auth.onChallenge(401, [challengeWith('n2', ', stale=false')]).answer, false);
     });
 
-    it('answers a 407 and then a 401, sending both credential headers on the next send', () => {
-      const auth = newAuthenticator();
+    it('answers a challenge of the next RFC 3263 target afresh: another server, its own nonce', () => {
+      const auth = new RequestAuthenticator(newSession());
+      auth.onChallenge(401, [challengeWith('server-a')]);
+      auth.nextTarget();
+      assert.deepEqual(auth.onChallenge(401, [challengeWith('server-b')]), { answer: true });
+      assert.deepEqual(sendOnce(auth), ['server-b', '00000001', 'cn1']);
+      assert.equal(auth.onChallenge(401, [challengeWith('server-b2')]).answer, false, 'a second one from the same server');
+    });
+
+    it('answers a 407 and then a 401, sending both credential headers on the next send, each with its own nc', () => {
+      const session = newSession();
+      const auth = new RequestAuthenticator(session);
       assert.equal(auth.onChallenge(407, ['Digest realm="proxy", nonce="p1", qop="auth"']).answer, true);
       assert.deepEqual(auth.headers(request).map((h) => h.name), ['Proxy-Authorization']);
       assert.equal(auth.onChallenge(401, [challengeWith('r1')]).answer, true);
       const headers = auth.headers(request);
       assert.deepEqual(headers.map((h) => h.name), ['Proxy-Authorization', 'Authorization']);
-      assert.equal(credentialParams(headers[0].value).get('nc'), '00000002', 'second send with the proxy nonce');
-      assert.equal(credentialParams(headers[1].value).get('nc'), '00000001');
+      assert.equal(paramsOf(headers[0]).get('nc'), '00000002', 'second send with the proxy nonce');
+      assert.equal(paramsOf(headers[1]).get('nc'), '00000001');
       assert.equal(auth.onChallenge(407, ['Digest realm="proxy", nonce="p2"']).answer, false);
+      assert.deepEqual(new RequestAuthenticator(session).headers(request).map((h) => h.name), ['Authorization'],
+        'the rejected proxy challenge is forgotten, the registrar\'s kept');
     });
 
-    it('refuses a challenge without a Digest challenge it supports', () => {
-      const verdict = newAuthenticator().onChallenge(407, ['Basic realm="x"']);
-      assert.deepEqual(verdict, { answer: false, reason: 'no supported Digest challenge in Proxy-Authenticate' });
-      assert.equal(newAuthenticator().onChallenge(401, []).answer, false);
+    it('carries the count on when a new challenge brings the nonce already held', () => {
+      const session = newSession();
+      new RequestAuthenticator(session).onChallenge(401, [challengeWith('same')]);
+      sendOnce(new RequestAuthenticator(session));
+      const again = new RequestAuthenticator(session);
+      sendOnce(again);
+      again.onChallenge(401, [challengeWith('same')]);
+      assert.deepEqual(sendOnce(again), ['same', '00000003', 'cn3']);
     });
 
-    it('increments nc per send and across requests that meet the same nonce, restarting at 1 for a new nonce', () => {
-      const nonces = new NonceCounter();
-      const first = newAuthenticator(nonces);
-      first.onChallenge(401, [challengeWith('same')]);
-      const ncOf = (auth: RequestAuthenticator): string | undefined => credentialParams(auth.headers(request)[0].value).get('nc');
-      assert.equal(ncOf(first), '00000001');
-      assert.equal(ncOf(first), '00000002');
-      const refresh = newAuthenticator(nonces);
-      refresh.onChallenge(401, [challengeWith('same')]);
-      assert.equal(ncOf(refresh), '00000003');
-      const other = newAuthenticator(nonces);
-      other.onChallenge(401, [challengeWith('fresh')]);
-      assert.equal(ncOf(other), '00000001');
+    it('refuses a reply without a Digest challenge it supports, forgetting what it held of that kind', () => {
+      const session = newSession();
+      new RequestAuthenticator(session).onChallenge(401, [challengeWith('n1')]);
+      const verdict = new RequestAuthenticator(session).onChallenge(401, ['Basic realm="x"']);
+      assert.deepEqual(verdict, { answer: false, reason: 'no supported Digest challenge in WWW-Authenticate' });
+      assert.deepEqual(new RequestAuthenticator(session).headers(request), []);
+      assert.equal(new RequestAuthenticator(newSession()).onChallenge(407, []).answer, false);
     });
 
-    it('keeps one cnonce per answered challenge, as -sess session keys require', () => {
-      let counter = 0;
-      const auth = new RequestAuthenticator(credentials, new NonceCounter(), { newCnonce: () => `cn${++counter}` });
-      auth.onChallenge(401, ['Digest realm="r", nonce="n", qop="auth", algorithm=MD5-sess']);
-      const cnonces = [auth.headers(request), auth.headers(request)].map(([h]) => credentialParams(h.value).get('cnonce'));
-      assert.deepEqual(cnonces, ['cn1', 'cn1']);
+    it('is for one user name and password', () => {
+      const session = newSession();
+      assert.equal(session.isFor('alice', 's3cret'), true);
+      assert.equal(session.isFor('alice', 'other'), false);
+      assert.equal(session.isFor('bob', 's3cret'), false);
     });
 
-    it('generates a random 32-hex-digit cnonce by default', () => {
-      const cnonceOf = (): string | undefined => {
-        const auth = new RequestAuthenticator(credentials, new NonceCounter());
-        auth.onChallenge(401, [challengeWith('n')]);
-        return credentialParams(auth.headers(request)[0].value).get('cnonce');
-      };
-      const [a, b] = [cnonceOf(), cnonceOf()];
+    it('generates a random 32-hex-digit cnonce by default, a new one per send', () => {
+      const session = new DigestSession(credentials);
+      new RequestAuthenticator(session).onChallenge(401, [challengeWith('n')]);
+      const [a, b] = [0, 1].map(() => paramsOf(session.headers(request)[0]).get('cnonce'));
       assert.match(a ?? '', /^[0-9a-f]{32}$/);
       assert.notEqual(a, b);
     });

@@ -5,7 +5,7 @@
  * nonce held its whole 401 alive, 2.7 kB per account after four registrations.
  */
 import assert from 'node:assert/strict';
-import { NonceCounter } from '../../src/sip/digest';
+import { DigestSession, parseDigestChallenges, type DigestChallenge } from '../../src/sip/digest';
 import { detached } from '../../src/sip/header-syntax';
 import { randomHex } from '../../src/sip/random-token';
 import { liveHeapBytes } from '../support/heap';
@@ -14,6 +14,15 @@ import { liveHeapBytes } from '../support/heap';
 function nonceCutFromBigReply(): string {
   const reply = `WWW-Authenticate: Digest nonce="${randomHex(16)}"\r\nX-Padding: ${'p'.repeat(100_000)}`;
   return reply.slice(32, 64);
+}
+
+/** A challenge parsed from a header value cut out of a unique 100 kB "reply", as the parser cuts it. */
+function challengeCutFromBigReply(): DigestChallenge {
+  const value = `Digest realm="realm-${randomHex(8)}", nonce="${randomHex(16)}", opaque="${randomHex(16)}", algorithm=SHA-256-sess`;
+  const reply = `WWW-Authenticate: ${value}\r\nX-Padding: ${'p'.repeat(100_000)}`;
+  const [challenge] = parseDigestChallenges(reply.slice('WWW-Authenticate: '.length, 'WWW-Authenticate: '.length + value.length));
+  assert.ok(challenge);
+  return challenge;
 }
 
 describe('SIP layer: kept strings do not pin the received message', () => {
@@ -31,14 +40,14 @@ describe('SIP layer: kept strings do not pin the received message', () => {
     assert.ok(grown < 5_000_000, `${(grown / 1e6).toFixed(1)} MB kept for ${kept.length} strings (48 MB if the replies were)`);
   });
 
-  it('a NonceCounter keeps its nonces, not the 100 kB replies they were cut from', () => {
+  it('a DigestSession keeps its challenge, not the 100 kB replies it was parsed from', () => {
     const before = liveHeapBytes();
-    const counters = Array.from({ length: 500 }, () => {
-      const counter = new NonceCounter();
-      counter.next(nonceCutFromBigReply());
-      return counter;
+    const sessions = Array.from({ length: 500 }, () => {
+      const session = new DigestSession({ username: 'alice', password: 'pw' });
+      session.remember(401, challengeCutFromBigReply());
+      return session;
     });
     const grown = liveHeapBytes() - before;
-    assert.ok(grown < 5_000_000, `${(grown / 1e6).toFixed(1)} MB kept for ${counters.length} counters (50 MB if the replies were)`);
+    assert.ok(grown < 5_000_000, `${(grown / 1e6).toFixed(1)} MB kept for ${sessions.length} sessions (50 MB if the replies were)`);
   });
 });

@@ -282,6 +282,23 @@ describe('SIP transactions: the non-INVITE client transaction (RFC 3261 §17.1.2
     assert.equal(outcomeStatus(outcome.value), 423);
   });
 
+  it('discards a response with more than one Via, in two rows or one comma list (§8.1.3.3); takes the one with ours only', async () => {
+    const { layer, transport } = setup();
+    const outcome = track(layer.send(register(), UDP));
+    const request = transport('UDP').sent[0].data;
+    const twoRows = answer(request, 200, 'OK', { headers: ['Via: SIP/2.0/UDP 192.0.2.99;branch=z9hG4bKproxy'] });
+    const text = answer(request, 200, 'OK').toString();
+    const commaList = Buffer.from(text.replace(/^(Via: [^\r]*)/m, '$1, SIP/2.0/UDP 192.0.2.99;branch=z9hG4bKproxy'));
+    assert.notEqual(commaList.toString(), text, 'the comma list was written');
+    layer.receive(twoRows, FROM_REGISTRAR);
+    layer.receive(commaList, FROM_REGISTRAR);
+    await flush();
+    assert.equal(outcomeStatus(outcome.value), undefined);
+    layer.receive(answer(request, 401, 'Unauthorized'), FROM_REGISTRAR);
+    await flush();
+    assert.equal(outcomeStatus(outcome.value), 401);
+  });
+
   it('never throws out of receive(): a header value with a bare LF gets no answer, and a failure while answering costs that message only', () => {
     const { layer, transport } = setup();
     const options = (via: string): Buffer => Buffer.from([
