@@ -39,9 +39,11 @@ describe('account rules', () => {
     assert.equal(p.user, 'alice@example.org');
   });
 
-  it('an explicit auth_user is the digest user; empty means the user', () => {
+  it('an explicit auth_user is the digest user; empty or the text NULL means the user (SEMS)', () => {
     assert.equal(registrationParams({ ...ALICE, authUser: 'auth-1' }, RULES).authUser, 'auth-1');
     assert.equal(registrationParams(ALICE, RULES).authUser, 'alice');
+    assert.equal(registrationParams({ ...ALICE, authUser: 'NULL' }, RULES).authUser, 'alice');
+    assert.equal(registrationParams({ ...ALICE, authUser: 'null' }, RULES).authUser, 'null', 'only the exact text, as SEMS compares it');
   });
 
   it('passes expires and the outbound proxy', () => {
@@ -57,6 +59,7 @@ describe('account rules', () => {
       assert.equal(needsReregister(ALICE, { ...ALICE, ...change }), true, JSON.stringify(change));
     }
     assert.equal(needsReregister(ALICE, { ...ALICE, authUser: 'alice' }), false, 'explicit auth user equal to the user');
+    assert.equal(needsReregister(ALICE, { ...ALICE, authUser: 'NULL' }), false, 'NULL is the same as no auth user');
   });
 
   it('renews dialog identifiers only when user or realm change', () => {

@@ -171,6 +171,12 @@ describe('RegistrationAgent', () => {
     assert.ok(agent.describe('subscriber', 9));
   });
 
+  it('create with auth_user "NULL" (as SEMS scripts send it) authenticates as the user', () => {
+    const { client, agent } = setup();
+    agent.create('subscriber', 1, { ...ALICE, authUser: 'NULL' });
+    assert.equal(client.sent[0]?.params.authUser, 'alice');
+  });
+
   it('remove → de-REGISTER; 2xx → row deleted and the account forgotten', async () => {
     const { client, sink, agent, timers } = setup();
     client.autoAnswer = () => ({ grantedExpires: 3600 });
@@ -256,6 +262,13 @@ describe('RegistrationAgent', () => {
       agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060;transport=tcp', authUser: 'auth1' }));
       assert.equal(client.sent[0]?.params.contact, 'sip:x@10.0.0.1:5060;transport=tcp');
       assert.equal(client.sent[0]?.params.authUser, 'auth1');
+    });
+
+    it('takes an auth_user column holding the text NULL or nothing as the user', () => {
+      const { client, agent } = setup();
+      agent.restore(row(1, 0, { authUser: 'NULL' }));
+      agent.restore(row(2, 0, { authUser: '' }));
+      assert.deepEqual(client.sent.map((r) => r.params.authUser), ['u1', 'u2']);
     });
 
     it('ignores the contact column without db_read_contact', () => {
