@@ -41,6 +41,25 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
     assert.deepEqual(calls, [['update', 'subscriber', 9, { user: 'u', password: 'p', realm: 'r', contact: '', authUser: '' }]]);
   });
 
+  it("create and update take an empty, 'undefined' or unknown type as a subscriber (SEMS)", () => {
+    const { control, calls } = recordingControl();
+    const di = new DbRegAgentDi(control);
+    for (const type of ['', 'undefined', 'trunk']) {
+      assert.deepEqual(di.invoke('createRegistration', [1, 'u', 'p', 'r', '', '', type]), [200, 'OK']);
+      assert.deepEqual(di.invoke('updateRegistration', [1, 'u', 'p', 'r', '', '', type]), [200, 'OK']);
+    }
+    assert.deepEqual(calls.map(([fn, type]) => [fn, type]), Array(3).fill([['create', 'subscriber'], ['update', 'subscriber']]).flat());
+  });
+
+  it("refresh, remove and get take 'undefined' as a subscriber", () => {
+    const { control, calls } = recordingControl();
+    const di = new DbRegAgentDi(control);
+    di.invoke('refreshRegistration', [5, 'undefined']);
+    di.invoke('removeRegistration', [6, 'undefined']);
+    assert.deepEqual(di.invoke('getRegistration', [1, 'undefined']), { id: 1, type: 'subscriber', status: 2 });
+    assert.deepEqual(calls, [['refresh', 'subscriber', 5], ['remove', 'subscriber', 6]]);
+  });
+
   it('refresh and remove accept 1 or 2 arguments', () => {
     const { control, calls } = recordingControl();
     const di = new DbRegAgentDi(control);
@@ -68,8 +87,11 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
     ['createRegistration', [1.5, 'u', 'p', 'r']],
     ['createRegistration', [1, 2, 'p', 'r']],
     ['createRegistration', [1, 'u', 'p', 'r', 7]],
-    ['createRegistration', [1, 'u', 'p', 'r', '', '', 'trunk']],
+    ['createRegistration', [1, 'u', 'p', 'r', '', '', 7]],
     ['refreshRegistration', ['x']],
+    ['refreshRegistration', [1, 'trunk']],
+    ['removeRegistration', [1, 'peerings']],
+    ['getRegistration', [1, 'Peering']],
     ['removeRegistration', [[1]]],
   ] as [string, DiValue[]][]) {
     it(`${fn}(${JSON.stringify(args)}) → type mismatch`, () => {
