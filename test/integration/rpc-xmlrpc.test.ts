@@ -87,6 +87,7 @@ const FAULTS: Array<[string, unknown[], number, string]> = [
     'Exception: AmArg out of bounds - parameter number mismatch.'],
   ['di', ['db_reg_agent', 'createRegistration', 'one', 'u', 'p', 'r'], 300, 'Exception: Type mismatch in arguments.'],
   ['removeRegistration', [], 300, 'Exception: AmArg out of bounds - parameter number mismatch.'],
+  ['removeRegistration', [1, 'trunk'], 300, 'Exception: Type mismatch in arguments.'],
   ['di', ['testbed', 'explode'], 500, 'Exception: boom'],
   ['frobnicate', [], -1, 'frobnicate: unknown method name'],
 ];
@@ -146,6 +147,8 @@ describe('rpc XML-RPC server (integration)', () => {
         ['db_reg_agent.refreshRegistration', [1, 'subscriber']],
         ['removeRegistration', [2, 'subscriber']],
         ['db_reg_agent.removeRegistration', [1]],
+        ['createRegistration', [3, 'u', 'p', 'r', '', '', 'undefined']],
+        ['refreshRegistration', [3, 'undefined']],
       ];
       for (const [method, params] of calls) {
         assert.deepEqual(await nodeCall(port, method, params), { value: [200, 'OK'] }, method);
