@@ -51,10 +51,19 @@ function argCount(args: DiValue[], min: number, max: number): void {
   }
 }
 
-/** AmArg int: a whole number (XML-RPC <int>/<i4>, a JSON integer). */
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * AmArg Int, a C int: a whole number in the signed 32-bit range (XML-RPC <int>/<i4>, a
+ * JSON integer). A larger id would be accepted and then fail every status write (out of
+ * range for the id columns), so it is refused at once.
+ */
 function intArg(args: DiValue[], i: number, name: string): number {
   const v = args[i];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new DiTypeError(`${name} must be an integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < INT_MIN || v > INT_MAX) {
+    throw new DiTypeError(`${name} must be an integer in the signed 32-bit range`);
+  }
   return v;
 }
 

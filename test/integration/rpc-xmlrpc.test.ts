@@ -182,6 +182,15 @@ describe('rpc XML-RPC server (integration)', () => {
       assert.equal(fixture.agent.calls.length, 0);
     });
 
+    it('refuses an id outside the C int range as a type mismatch (Python will not send one)', async () => {
+      for (const id of [2 ** 31, -(2 ** 31) - 1]) {
+        assert.deepEqual(await nodeCall(port, 'refreshRegistration', [id]), {
+          fault: { faultCode: 300, faultString: 'Exception: Type mismatch in arguments.' },
+        }, String(id));
+      }
+      assert.equal(fixture.agent.calls.length, 0);
+    });
+
     it('has no di method with export_di=no, but keeps the direct exports', async () => {
       await server.stop(100);
       await startServer({ exportDi: false });

@@ -60,6 +60,14 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
     assert.deepEqual(calls, [['refresh', 'subscriber', 5], ['remove', 'subscriber', 6]]);
   });
 
+  it('accepts ids across the signed 32-bit range (an AmArg Int)', () => {
+    const { control, calls } = recordingControl();
+    const di = new DbRegAgentDi(control);
+    di.invoke('refreshRegistration', [2 ** 31 - 1]);
+    di.invoke('removeRegistration', [-(2 ** 31)]);
+    assert.deepEqual(calls, [['refresh', 'subscriber', 2 ** 31 - 1], ['remove', 'subscriber', -(2 ** 31)]]);
+  });
+
   it('refresh and remove accept 1 or 2 arguments', () => {
     const { control, calls } = recordingControl();
     const di = new DbRegAgentDi(control);
@@ -85,6 +93,8 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
   for (const [fn, args] of [
     ['createRegistration', ['1', 'u', 'p', 'r']],
     ['createRegistration', [1.5, 'u', 'p', 'r']],
+    ['createRegistration', [2 ** 31, 'u', 'p', 'r']],
+    ['refreshRegistration', [-(2 ** 31) - 1]],
     ['createRegistration', [1, 2, 'p', 'r']],
     ['createRegistration', [1, 'u', 'p', 'r', 7]],
     ['createRegistration', [1, 'u', 'p', 'r', '', '', 7]],
