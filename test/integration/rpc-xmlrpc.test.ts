@@ -191,6 +191,18 @@ describe('rpc XML-RPC server (integration)', () => {
       assert.equal(fixture.agent.calls.length, 0);
     });
 
+    it('refuses a <double> id, even a whole one, as a type mismatch (SEMS: an AmArg Double)', async () => {
+      for (const call of [
+        methodCallXml('di', ['db_reg_agent', 'createRegistration', '<double>110.0</double>', 'u', 'p', 'r']),
+        methodCallXml('refreshRegistration', ['<double>110</double>']),
+      ]) {
+        const reply = await postXml(port, call);
+        assert.match(reply.body, /<name>faultCode<\/name><value><int>300<\/int><\/value>/, call);
+        assert.match(reply.body, /<name>faultString<\/name><value><string>Exception: Type mismatch in arguments.<\/string>/, call);
+      }
+      assert.equal(fixture.agent.calls.length, 0);
+    });
+
     it('has no di method with export_di=no, but keeps the direct exports', async () => {
       await server.stop(100);
       await startServer({ exportDi: false });

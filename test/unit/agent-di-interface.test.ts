@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { DbRegAgentDi, type RegistrationControl } from '../../src/agent/di-interface';
-import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiValue } from '../../src/di';
+import { DiArgCountError, DiDouble, DiNotImplementedError, DiTypeError, type DiValue } from '../../src/di';
 
 /** Records what the DI layer asks of the engine (the engine itself is tested end to end). */
 function recordingControl(): { control: RegistrationControl; calls: unknown[][] } {
@@ -109,6 +109,13 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
         e instanceof DiTypeError && e.message === 'Type mismatch in arguments.');
     });
   }
+
+  it('refuses a double as the id, even a whole one (SEMS: an AmArg Double is no Int)', () => {
+    const di = new DbRegAgentDi(recordingControl().control);
+    for (const [fn, args] of [['createRegistration', [new DiDouble(110), 'u', 'p', 'r']], ['removeRegistration', [new DiDouble(7)]]] as const) {
+      assert.throws(() => di.invoke(fn, [...args]), DiTypeError, fn);
+    }
+  });
 
   it('_list names the functions; an unknown function is NotImplemented', () => {
     const di = new DbRegAgentDi(recordingControl().control);
