@@ -94,6 +94,8 @@ describe('rpc JSON-RPC server (integration)', () => {
         err(-32602, 'Invalid params', 'parameters type mismatch in function call', 8)],
       [request('db_reg_agent.refreshRegistration', [2 ** 31], 10),
         err(-32602, 'Invalid params', 'parameters type mismatch in function call', 10)],
+      [request('db_reg_agent.removeRegistration', undefined, 11),
+        err(-32602, 'Invalid params', 'parameters type mismatch in function call', 11)],
       [request('testbed.explode', [], 7), err(-32000, 'Server error', 'unexpected Exception', 7)],
       ['{"jsonrpc":"2.0",', err(-32700, 'Parse error', 'invalid JSON at position 17', null)],
       [{ jsonrpc: '1.0', method: 'core.calls', id: 9 }, err(-32600, 'Invalid Request', 'only JSON-RPC 2.0 is supported', 9)],
