@@ -48,10 +48,10 @@ export interface IdentityRules {
   outboundProxy: string;
 }
 
-/** The user part for From/To/Contact: with username_with_domain, the domain is dropped. */
+/** The user part for From/To/Contact: with username_with_domain, everything from the first '@' is dropped (as SEMS does). */
 export function identityUser(user: string, usernameWithDomain: boolean): string {
   if (!usernameWithDomain) return user;
-  const at = user.lastIndexOf('@');
+  const at = user.indexOf('@');
   return at < 0 ? user : user.slice(0, at);
 }
 

@@ -34,6 +34,13 @@ describe('account rules', () => {
     assert.equal(p.contact, 'sip:alice@127.0.0.1:5080');
   });
 
+  it("username_with_domain cuts at the first '@' (SEMS), the auth user stays whole", () => {
+    const p = registrationParams({ ...ALICE, user: 'alice@corp@example.org' }, { ...RULES, usernameWithDomain: true });
+    assert.equal(p.user, 'alice');
+    assert.equal(p.contact, 'sip:alice@127.0.0.1:5080');
+    assert.equal(p.authUser, 'alice@corp@example.org');
+  });
+
   it('without username_with_domain the user is taken as is', () => {
     const p = registrationParams({ ...ALICE, user: 'alice@example.org' }, RULES);
     assert.equal(p.user, 'alice@example.org');
