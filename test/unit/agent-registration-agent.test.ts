@@ -191,6 +191,27 @@ describe('RegistrationAgent', () => {
     assert.equal(timers.size, 0, 'refresh timer cancelled');
   });
 
+  it('a de-REGISTER that could not be sent keeps the account, with nothing scheduled, for a later remove (SEMS)', async () => {
+    const { clock, client, sink, agent, timers } = setup();
+    let sendable = true;
+    client.autoAnswer = () => (sendable ? { grantedExpires: 3600 } : { code: 480, sent: false });
+    agent.create('subscriber', 1, ALICE);
+    await settle();
+    sendable = false;
+    agent.remove('subscriber', 1);
+    await settle();
+    assert.equal(agent.describe('subscriber', 1)?.status, RegStatus.ToBeRemoved);
+    assert.equal(timers.size, 0);
+    clock.advance(7_200_000);
+    assert.equal(client.sent.length, 2, 'no retry of its own');
+    sendable = true;
+    agent.remove('subscriber', 1);
+    await settle();
+    assert.equal(client.sent[2]?.op, 'unregister');
+    assert.deepEqual(sink.ops.at(-1), ['remove', 'subscriber:1']);
+    assert.equal(agent.describe('subscriber', 1), undefined);
+  });
+
   it('remove while the REGISTER is in flight sends the de-REGISTER after it, and no refresh', async () => {
     const { clock, client, agent, timers } = setup();
     agent.create('subscriber', 1, ALICE);
