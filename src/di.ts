@@ -6,8 +6,28 @@
  * typed so that each server can render them as the fault SEMS would send.
  */
 
+/**
+ * An AmArg Double: a number sent as floating point (XML-RPC <double>). Kept apart from a
+ * plain number, an Int, because SEMS's argument checks tell them apart: no integer
+ * argument takes <double>110.0</double>. JSON does not tell 110.0 from 110, so JSON-RPC
+ * numbers are all plain.
+ */
+export class DiDouble {
+  constructor(readonly value: number) {}
+
+  /** JSON (replies, log lines) shows the number. */
+  toJSON(): number {
+    return this.value;
+  }
+}
+
 /** What an AmArg can hold, as far as RPC clients can express it. */
-export type DiValue = number | string | boolean | null | DiValue[] | { [key: string]: DiValue };
+export type DiValue = number | DiDouble | string | boolean | null | DiValue[] | { [key: string]: DiValue };
+
+/** An AmArg Struct: an object that is neither an array nor a DiDouble. */
+export function isDiStruct(value: DiValue | undefined): value is { [key: string]: DiValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof DiDouble);
+}
 
 export interface DiInterface {
   /** Function names, as `_list` returns them. */

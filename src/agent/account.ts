@@ -33,7 +33,7 @@ export interface AccountData {
   realm: string;
   /** Explicit contact (DB column with db_read_contact, or DI argument); '' = default. */
   contact: string;
-  /** Explicit auth user; '' = derived from user. */
+  /** auth_user as provisioned; '' or 'NULL' = the user (see authUserOf). */
   authUser: string;
 }
 
@@ -48,16 +48,22 @@ export interface IdentityRules {
   outboundProxy: string;
 }
 
-/** The user part for From/To/Contact: with username_with_domain, the domain is dropped. */
+/** The user part for From/To/Contact: with username_with_domain, everything from the first '@' is dropped (as SEMS does). */
 export function identityUser(user: string, usernameWithDomain: boolean): string {
   if (!usernameWithDomain) return user;
-  const at = user.lastIndexOf('@');
+  const at = user.indexOf('@');
   return at < 0 ? user : user.slice(0, at);
 }
 
+/**
+ * auth_user values that mean "same as user" (SPEC §5b), from a DI call and from the
+ * query alike: SEMS reads a NULL column as the text "NULL", and scripts send it so.
+ */
+const NO_AUTH_USER: ReadonlySet<string> = new Set(['', 'NULL']);
+
 /** Digest user: auth_user if provisioned, else the user column as it is (with its domain). */
 export function authUserOf(account: AccountData): string {
-  return account.authUser !== '' ? account.authUser : account.user;
+  return NO_AUTH_USER.has(account.authUser) ? account.user : account.authUser;
 }
 
 /** Contact precedence: explicit > sip:user@contact_hostport > sip:user@local address. */

@@ -6,7 +6,10 @@
  * sipwise fork's (7 and 2), so scripts written for either work (SPEC §8).
  */
 import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiInterface, type DiValue } from '../di';
+import { logger } from '../log';
 import type { AccountData, AccountType } from './account';
+
+const log = logger('db_reg_agent');
 
 /**
  * What the DI functions need from the engine. The first four only queue work and
@@ -48,10 +51,19 @@ function argCount(args: DiValue[], min: number, max: number): void {
   }
 }
 
-/** AmArg int: a whole number (XML-RPC <int>/<i4>, a JSON integer). */
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * AmArg Int, a C int: a whole number in the signed 32-bit range (XML-RPC <int>/<i4>, a
+ * JSON integer). A larger id would be accepted and then fail every status write (out of
+ * range for the id columns), so it is refused at once.
+ */
 function intArg(args: DiValue[], i: number, name: string): number {
   const v = args[i];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new DiTypeError(`${name} must be an integer`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < INT_MIN || v > INT_MAX) {
+    throw new DiTypeError(`${name} must be an integer in the signed 32-bit range`);
+  }
   return v;
 }
 
@@ -66,11 +78,27 @@ function optionalStringArg(args: DiValue[], i: number, name: string): string {
   return args[i] === undefined || args[i] === null ? '' : stringArg(args, i, name);
 }
 
-function typeArg(args: DiValue[], i: number): AccountType {
+/** SEMS's third type, handled like a subscriber everywhere. */
+const UNDEFINED_TYPE = 'undefined';
+
+/** create/update: as in SEMS, a type other than 'peering' and 'subscriber' is taken as 'undefined'. */
+function registrationTypeArg(args: DiValue[], i: number): AccountType {
   const v = optionalStringArg(args, i, 'type');
-  if (v === '' || v === 'subscriber') return 'subscriber';
   if (v === 'peering') return 'peering';
-  throw new DiTypeError(`type must be 'subscriber' or 'peering', got '${v}'`);
+  if (v !== '' && v !== 'subscriber' && v !== UNDEFINED_TYPE) log.info(`type '${v}' is neither 'subscriber' nor 'peering'; taken as subscriber`);
+  return 'subscriber';
+}
+
+/**
+ * remove/refresh/get: '', 'subscriber' and 'undefined' are a subscriber. SEMS acts on no
+ * known account for any other text (undefined behaviour); refusing it keeps a misspelt
+ * 'peering' from de-registering the subscriber with the same id.
+ */
+function idTypeArg(args: DiValue[], i: number): AccountType {
+  const v = optionalStringArg(args, i, 'type');
+  if (v === 'peering') return 'peering';
+  if (v === '' || v === 'subscriber' || v === UNDEFINED_TYPE) return 'subscriber';
+  throw new DiTypeError(`type must be 'subscriber', 'peering' or 'undefined', got '${v}'`);
 }
 
 /** id, user, pass, realm [, contact [, auth_user [, type]]] */
@@ -84,13 +112,13 @@ export function parseRegistrationArgs(args: DiValue[]): { type: AccountType; id:
     contact: optionalStringArg(args, 4, 'contact'),
     authUser: optionalStringArg(args, 5, 'auth_user'),
   };
-  return { type: typeArg(args, 6), id, data };
+  return { type: registrationTypeArg(args, 6), id, data };
 }
 
 /** id [, type] */
 export function parseIdArgs(args: DiValue[]): { type: AccountType; id: number } {
   argCount(args, 1, 2);
-  return { id: intArg(args, 0, 'id'), type: typeArg(args, 1) };
+  return { id: intArg(args, 0, 'id'), type: idTypeArg(args, 1) };
 }
 
 export class DbRegAgentDi implements DiInterface {

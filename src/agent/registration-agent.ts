@@ -375,6 +375,8 @@ export class RegistrationAgent implements RegistrationControl {
           this.schedule(reg, this.parts.clock.now() + this.settings.errorRetryInterval * 1000, 'register');
         }
         break;
+      case 'keep':
+        break; // nothing scheduled: the next DI call on the account decides
     }
     if (reg.wanted !== null) {
       const op2 = reg.wanted;

@@ -16,8 +16,10 @@ export type NextAction =
   | { kind: 'refresh'; grantedExpires: number }
   /** Retry after error_retry_interval (if not 0). */
   | { kind: 'retry' }
-  /** The account leaves memory (de-registration finished, either way). */
-  | { kind: 'forget' };
+  /** The account leaves memory (de-registration answered, either way). */
+  | { kind: 'forget' }
+  /** The account stays in memory with nothing scheduled: a later DI call still finds it. */
+  | { kind: 'keep' };
 
 export interface Transition {
   writes: WriteOperation[];
@@ -47,10 +49,8 @@ const update = (o: RegistrationOutcome, p: StatusPolicy, status: RegStatus, extr
 const REMOVE: WriteOperation = { kind: 'remove' };
 
 /** A de-REGISTER that failed or could not be sent. */
-const deregisterFailed: Row = (o, p) => ({
-  writes: [p.deleteFailedDeregistrations ? REMOVE : update(o, p, RegStatus.ToBeRemoved, o.sent ? {} : { contacts: undefined })],
-  next: { kind: 'forget' },
-});
+const deregisterFailed = (o: RegistrationOutcome, p: StatusPolicy): WriteOperation =>
+  p.deleteFailedDeregistrations ? REMOVE : update(o, p, RegStatus.ToBeRemoved, o.sent ? {} : { contacts: undefined });
 
 /**
  * The table. Rows in SPEC §3 order; the intermediate 401/407 (save_auth_replies) is
@@ -82,8 +82,13 @@ const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' |
       next: { kind: 'forget' },
     }),
     contactMissing: (o, p) => TABLE.deregister.success(o, p),
-    failure: deregisterFailed,
-    unsent: (o, p) => deregisterFailed({ ...o, code: UNABLE_TO_SEND.code, reason: UNABLE_TO_SEND.reason }, p),
+    failure: (o, p) => ({ writes: [deregisterFailed(o, p)], next: { kind: 'forget' } }),
+    // SEMS drops an account once its de-REGISTER is answered, but keeps one whose
+    // de-REGISTER could not be sent, so a later removeRegistration tries again.
+    unsent: (o, p) => ({
+      writes: [deregisterFailed({ ...o, code: UNABLE_TO_SEND.code, reason: UNABLE_TO_SEND.reason }, p)],
+      next: { kind: 'keep' },
+    }),
   },
 };
 

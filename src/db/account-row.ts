@@ -14,7 +14,7 @@ export interface AccountRow {
   realm: string;
   /** Per-account Contact; null when absent or not selected. */
   contact: string | null;
-  /** Digest user when it differs from user; null when absent, NULL or empty. */
+  /** auth_user as read; null when NULL or not selected. What an empty one means is authUserOf's rule. */
   authUser: string | null;
   /** registration_status; null = the account has no registrations row yet. */
   status: number | null;
@@ -113,7 +113,7 @@ export function toAccountRow(values: readonly unknown[], columns: ColumnPosition
     pass: asText(column(columns.pass)) ?? '',
     realm: asText(column(columns.realm)) ?? '',
     contact: asText(column(columns.contact)),
-    authUser: asText(column(columns.authUser)) || null,
+    authUser: asText(column(columns.authUser)),
     status: status === null ? null : Math.trunc(status),
     lastRegistration: secondsFromDbNow(asText(column(columns.lastRegistration)), clock),
     expiry: secondsFromDbNow(asText(column(columns.expiry)), clock),

@@ -6,7 +6,7 @@
  * level: positional secrets of known functions, and struct members that look like one.
  */
 import { redact } from '../log';
-import type { DiValue } from '../di';
+import { isDiStruct, type DiValue } from '../di';
 
 /** Argument positions holding a password, by `interface.function`. */
 const SECRET_POSITIONS: Readonly<Record<string, readonly number[]>> = {
@@ -20,7 +20,7 @@ const MAX_PRINTED_CHARS = 2000;
 
 function redactMembers(value: DiValue): DiValue {
   if (Array.isArray(value)) return value.map(redactMembers);
-  if (value === null || typeof value !== 'object') return value;
+  if (!isDiStruct(value)) return value;
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) => [k, SECRET_MEMBER.test(k) ? redactValue(v) : redactMembers(v)]),
   );

@@ -8,7 +8,7 @@
  * (no `id` member) are executed and not answered; SEMS answers them with `"id": ""`.
  * Batches (arrays) are answered with an array, which SEMS does not support at all.
  */
-import { DiTypeError, type DiRegistry, type DiValue } from '../di';
+import { DiArgCountError, DiTypeError, type DiRegistry, type DiValue } from '../di';
 import type { Logger } from '../log';
 import { runJsonRpcCoreMethod } from './builtins';
 import { invokeDi, type DiCallLogging } from './di-dispatch';
@@ -110,8 +110,15 @@ export class JsonRpcDispatcher {
     const module = method.slice(0, dot);
     const fn = method.slice(dot + 1);
     const args = paramsAsArguments(params);
-    if (module === CORE_MODULE) return runJsonRpcCoreMethod(fn, args, this.log);
-    return invokeDi(this.registry, module, fn, args, this.logging);
+    try {
+      if (module === CORE_MODULE) return runJsonRpcCoreMethod(fn, args, this.log);
+      return await invokeDi(this.registry, module, fn, args, this.logging);
+    } catch (err) {
+      // SEMS passes absent params on as an undefined AmArg, not an empty array: reading
+      // an argument from it is a type mismatch rather than out of bounds.
+      if (params == null && err instanceof DiArgCountError) throw new DiTypeError('no params');
+      throw err;
+    }
   }
 }
 

@@ -7,7 +7,7 @@
  * derived from it, so the figures of one scrape agree with each other.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { DiValue } from '../di';
+import { isDiStruct, type DiValue } from '../di';
 
 export const METRIC_PREFIX = 'db_reg_agent_';
 
@@ -60,7 +60,7 @@ export interface MetricsSnapshot {
 type DiRecord = { [key: string]: DiValue };
 
 function recordOf(v: DiValue | undefined): DiRecord {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  return isDiStruct(v) ? v : {};
 }
 
 function numberOf(v: DiValue | undefined): number {

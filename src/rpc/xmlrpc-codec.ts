@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import Deserializer from 'xmlrpc/lib/deserializer';
 import { serializeFault, serializeMethodResponse } from 'xmlrpc/lib/serializer';
-import type { DiValue } from '../di';
+import { DiDouble, type DiValue } from '../di';
 import { XmlRpcFault, type XmlRpcFaultStruct } from './faults';
 
 /** What a response can carry (no nil: SEMS answers an empty result with int 0). */
@@ -17,10 +17,18 @@ export interface XmlRpcCall {
   params: unknown[];
 }
 
+/** The package's deserializer, except that a <double> is a DiDouble, as xmlrpc2di makes it an AmArg Double. */
+class TypedDeserializer extends Deserializer {
+  protected override endDouble(data: string): void {
+    super.endDouble(data);
+    this.stack.push(new DiDouble(this.stack.pop() as number));
+  }
+}
+
 /** Parses a methodCall; anything else is fault -1 (xmlrpc++'s code for its own errors). */
 export function parseMethodCall(body: Buffer): Promise<XmlRpcCall> {
   return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodCall(Readable.from([body]), (error, method, params) => {
+    new TypedDeserializer().deserializeMethodCall(Readable.from([body]), (error, method, params) => {
       if (error) {
         const reason = String(error.message).split('\n')[0];
         reject(new XmlRpcFault(-1, `invalid XML-RPC request: ${reason}`));
@@ -55,6 +63,7 @@ export function diFromXmlRpc(value: unknown): DiValue {
     case 'number':
       return value;
     case 'object':
+      if (value instanceof DiDouble) return value;
       if (Array.isArray(value)) return value.map(diFromXmlRpc);
       if (value instanceof Date || Buffer.isBuffer(value)) throw unsupportedParameter();
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, diFromXmlRpc(v)]));
@@ -75,6 +84,7 @@ export function xmlRpcFromDi(value: DiValue): XmlRpcValue {
       if (!Number.isFinite(value)) throw new Error(`result ${value} cannot be sent over XML-RPC`);
       return value;
     default:
+      if (value instanceof DiDouble) return xmlRpcFromDi(value.value);
       if (Array.isArray(value)) return value.map(xmlRpcFromDi);
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [xmlSafeText(k), xmlRpcFromDi(v)]));
   }

@@ -14,6 +14,10 @@ declare module 'xmlrpc/lib/deserializer' {
 
   class Deserializer {
     constructor(encoding?: string);
+    /** The values parsed so far (internal). */
+    protected stack: unknown[];
+    /** Parses the text of a <double> and pushes it (internal). */
+    protected endDouble(data: string): void;
     deserializeMethodCall(
       stream: Readable,
       callback: (error: Error | null | undefined, methodName?: string, params?: unknown[]) => void,

@@ -82,7 +82,7 @@ describe('db: account source (joined query)', function () {
         r.last_registration as last_registration from peerings p left join registrations r on r.peer_host_id = p.peer_host_id`;
       const rows = (await collect(await openAccountStream(sipwisePool, { type: 'peering', sql, configKey: 'joined_query_peerings' })))
         .sort((a, b) => a.id - b.id);
-      assert.deepEqual(rows.map((r) => [r.type, r.id, r.authUser, r.status]), [['peering', 10, 'trunk-auth', 2], ['peering', 11, null, null]]);
+      assert.deepEqual(rows.map((r) => [r.type, r.id, r.authUser, r.status]), [['peering', 10, 'trunk-auth', 2], ['peering', 11, '', null]]);
     } finally {
       await sipwisePool.end();
       await sipwise.drop();

@@ -62,6 +62,7 @@ describe('rpc JSON-RPC server (integration)', () => {
       [2, 'bob', 'pw', 'example.org', 'sip:bob@192.0.2.1'],
       [3, 'carol', 'pw', 'example.org', '', 'carol-auth'],
       [4, 'dave', 'pw', 'example.org', '', '', 'peering'],
+      [5, 'erin', 'pw', 'example.org', '', '', 'undefined'],
     ];
     for (const [i, params] of forms.entries()) {
       const id = i % 2 ? `id-${i}` : i;
@@ -89,6 +90,12 @@ describe('rpc JSON-RPC server (integration)', () => {
         err(-32602, 'Invalid params', 'parameters type mismatch in function call', 5)],
       [{ jsonrpc: '2.0', method: 'db_reg_agent.refreshRegistration', params: { id: 1 }, id: 6 },
         err(-32602, 'Invalid params', 'parameters type mismatch in function call', 6)],
+      [request('db_reg_agent.removeRegistration', [1, 'trunk'], 8),
+        err(-32602, 'Invalid params', 'parameters type mismatch in function call', 8)],
+      [request('db_reg_agent.refreshRegistration', [2 ** 31], 10),
+        err(-32602, 'Invalid params', 'parameters type mismatch in function call', 10)],
+      [request('db_reg_agent.removeRegistration', undefined, 11),
+        err(-32602, 'Invalid params', 'parameters type mismatch in function call', 11)],
       [request('testbed.explode', [], 7), err(-32000, 'Server error', 'unexpected Exception', 7)],
       ['{"jsonrpc":"2.0",', err(-32700, 'Parse error', 'invalid JSON at position 17', null)],
       [{ jsonrpc: '1.0', method: 'core.calls', id: 9 }, err(-32600, 'Invalid Request', 'only JSON-RPC 2.0 is supported', 9)],

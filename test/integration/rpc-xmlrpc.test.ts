@@ -87,6 +87,7 @@ const FAULTS: Array<[string, unknown[], number, string]> = [
     'Exception: AmArg out of bounds - parameter number mismatch.'],
   ['di', ['db_reg_agent', 'createRegistration', 'one', 'u', 'p', 'r'], 300, 'Exception: Type mismatch in arguments.'],
   ['removeRegistration', [], 300, 'Exception: AmArg out of bounds - parameter number mismatch.'],
+  ['removeRegistration', [1, 'trunk'], 300, 'Exception: Type mismatch in arguments.'],
   ['di', ['testbed', 'explode'], 500, 'Exception: boom'],
   ['frobnicate', [], -1, 'frobnicate: unknown method name'],
 ];
@@ -146,6 +147,8 @@ describe('rpc XML-RPC server (integration)', () => {
         ['db_reg_agent.refreshRegistration', [1, 'subscriber']],
         ['removeRegistration', [2, 'subscriber']],
         ['db_reg_agent.removeRegistration', [1]],
+        ['createRegistration', [3, 'u', 'p', 'r', '', '', 'undefined']],
+        ['refreshRegistration', [3, 'undefined']],
       ];
       for (const [method, params] of calls) {
         assert.deepEqual(await nodeCall(port, method, params), { value: [200, 'OK'] }, method);
@@ -176,6 +179,27 @@ describe('rpc XML-RPC server (integration)', () => {
           assert.deepEqual(await nodeCall(port, method, params), { fault: { faultCode, faultString } }, method);
         }
       });
+      assert.equal(fixture.agent.calls.length, 0);
+    });
+
+    it('refuses an id outside the C int range as a type mismatch (Python will not send one)', async () => {
+      for (const id of [2 ** 31, -(2 ** 31) - 1]) {
+        assert.deepEqual(await nodeCall(port, 'refreshRegistration', [id]), {
+          fault: { faultCode: 300, faultString: 'Exception: Type mismatch in arguments.' },
+        }, String(id));
+      }
+      assert.equal(fixture.agent.calls.length, 0);
+    });
+
+    it('refuses a <double> id, even a whole one, as a type mismatch (SEMS: an AmArg Double)', async () => {
+      for (const call of [
+        methodCallXml('di', ['db_reg_agent', 'createRegistration', '<double>110.0</double>', 'u', 'p', 'r']),
+        methodCallXml('refreshRegistration', ['<double>110</double>']),
+      ]) {
+        const reply = await postXml(port, call);
+        assert.match(reply.body, /<name>faultCode<\/name><value><int>300<\/int><\/value>/, call);
+        assert.match(reply.body, /<name>faultString<\/name><value><string>Exception: Type mismatch in arguments.<\/string>/, call);
+      }
       assert.equal(fixture.agent.calls.length, 0);
     });
 

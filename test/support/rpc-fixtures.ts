@@ -1,20 +1,14 @@
 /**
- * Fixtures for the control-plane tests: a fake `db_reg_agent` DI interface with the
- * argument checks of the real one (SPEC §5b), a `testbed` interface for the failure
+ * Fixtures for the control-plane tests: a fake `db_reg_agent` DI interface that checks
+ * arguments with the real one's parsers (SPEC §5b), a `testbed` interface for the failure
  * modes a real engine might show, configs on loopback with random ports, and small
  * clients (raw HTTP, netstrings) that do not reuse the code under test.
  */
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { JsonRpcConfig, XmlRpcConfig } from '../../src/config/rpc-config';
-import {
-  DiArgCountError,
-  DiNotImplementedError,
-  DiRegistry,
-  DiTypeError,
-  type DiInterface,
-  type DiValue,
-} from '../../src/di';
+import { parseIdArgs, parseRegistrationArgs } from '../../src/agent/di-interface';
+import { DiNotImplementedError, DiRegistry, type DiInterface, type DiValue } from '../../src/di';
 
 export interface RecordedCall {
   fn: string;
@@ -23,9 +17,7 @@ export interface RecordedCall {
 
 const REGISTRATION_FUNCTIONS = ['createRegistration', 'updateRegistration', 'refreshRegistration', 'removeRegistration'];
 
-const optionalString = (v: DiValue | undefined): boolean => v === undefined || v === null || typeof v === 'string';
-
-/** Records calls; checks arguments like the engine; answers [200, "OK"] asynchronously. */
+/** Records calls; checks arguments with the engine's own parsers; answers [200, "OK"] asynchronously. */
 export class FakeRegistrationAgent implements DiInterface {
   readonly calls: RecordedCall[] = [];
 
@@ -37,16 +29,11 @@ export class FakeRegistrationAgent implements DiInterface {
     switch (fn) {
       case 'createRegistration':
       case 'updateRegistration':
-        if (args.length < 4 || args.length > 7) throw new DiArgCountError(`${fn}: ${args.length} arguments`);
-        if (!Number.isInteger(args[0])) throw new DiTypeError('id must be an integer');
-        if (args.slice(1, 4).some((a) => typeof a !== 'string')) throw new DiTypeError('user, pass, realm');
-        if (!args.slice(4).every(optionalString)) throw new DiTypeError('contact, auth_user, type');
+        parseRegistrationArgs(args);
         break;
       case 'refreshRegistration':
       case 'removeRegistration':
-        if (args.length < 1 || args.length > 2) throw new DiArgCountError(`${fn}: ${args.length} arguments`);
-        if (!Number.isInteger(args[0])) throw new DiTypeError('id must be an integer');
-        if (!optionalString(args[1])) throw new DiTypeError('type');
+        parseIdArgs(args);
         break;
       default:
         throw new DiNotImplementedError(fn);

@@ -34,14 +34,23 @@ describe('account rules', () => {
     assert.equal(p.contact, 'sip:alice@127.0.0.1:5080');
   });
 
+  it("username_with_domain cuts at the first '@' (SEMS), the auth user stays whole", () => {
+    const p = registrationParams({ ...ALICE, user: 'alice@corp@example.org' }, { ...RULES, usernameWithDomain: true });
+    assert.equal(p.user, 'alice');
+    assert.equal(p.contact, 'sip:alice@127.0.0.1:5080');
+    assert.equal(p.authUser, 'alice@corp@example.org');
+  });
+
   it('without username_with_domain the user is taken as is', () => {
     const p = registrationParams({ ...ALICE, user: 'alice@example.org' }, RULES);
     assert.equal(p.user, 'alice@example.org');
   });
 
-  it('an explicit auth_user is the digest user; empty means the user', () => {
+  it('an explicit auth_user is the digest user; empty or the text NULL means the user (SEMS)', () => {
     assert.equal(registrationParams({ ...ALICE, authUser: 'auth-1' }, RULES).authUser, 'auth-1');
     assert.equal(registrationParams(ALICE, RULES).authUser, 'alice');
+    assert.equal(registrationParams({ ...ALICE, authUser: 'NULL' }, RULES).authUser, 'alice');
+    assert.equal(registrationParams({ ...ALICE, authUser: 'null' }, RULES).authUser, 'null', 'only the exact text, as SEMS compares it');
   });
 
   it('passes expires and the outbound proxy', () => {
@@ -57,6 +66,7 @@ describe('account rules', () => {
       assert.equal(needsReregister(ALICE, { ...ALICE, ...change }), true, JSON.stringify(change));
     }
     assert.equal(needsReregister(ALICE, { ...ALICE, authUser: 'alice' }), false, 'explicit auth user equal to the user');
+    assert.equal(needsReregister(ALICE, { ...ALICE, authUser: 'NULL' }), false, 'NULL is the same as no auth user');
   });
 
   it('renews dialog identifiers only when user or realm change', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { DbRegAgentDi, type RegistrationControl } from '../../src/agent/di-interface';
-import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiValue } from '../../src/di';
+import { DiArgCountError, DiDouble, DiNotImplementedError, DiTypeError, type DiValue } from '../../src/di';
 
 /** Records what the DI layer asks of the engine (the engine itself is tested end to end). */
 function recordingControl(): { control: RegistrationControl; calls: unknown[][] } {
@@ -41,6 +41,33 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
     assert.deepEqual(calls, [['update', 'subscriber', 9, { user: 'u', password: 'p', realm: 'r', contact: '', authUser: '' }]]);
   });
 
+  it("create and update take an empty, 'undefined' or unknown type as a subscriber (SEMS)", () => {
+    const { control, calls } = recordingControl();
+    const di = new DbRegAgentDi(control);
+    for (const type of ['', 'undefined', 'trunk']) {
+      assert.deepEqual(di.invoke('createRegistration', [1, 'u', 'p', 'r', '', '', type]), [200, 'OK']);
+      assert.deepEqual(di.invoke('updateRegistration', [1, 'u', 'p', 'r', '', '', type]), [200, 'OK']);
+    }
+    assert.deepEqual(calls.map(([fn, type]) => [fn, type]), Array(3).fill([['create', 'subscriber'], ['update', 'subscriber']]).flat());
+  });
+
+  it("refresh, remove and get take 'undefined' as a subscriber", () => {
+    const { control, calls } = recordingControl();
+    const di = new DbRegAgentDi(control);
+    di.invoke('refreshRegistration', [5, 'undefined']);
+    di.invoke('removeRegistration', [6, 'undefined']);
+    assert.deepEqual(di.invoke('getRegistration', [1, 'undefined']), { id: 1, type: 'subscriber', status: 2 });
+    assert.deepEqual(calls, [['refresh', 'subscriber', 5], ['remove', 'subscriber', 6]]);
+  });
+
+  it('accepts ids across the signed 32-bit range (an AmArg Int)', () => {
+    const { control, calls } = recordingControl();
+    const di = new DbRegAgentDi(control);
+    di.invoke('refreshRegistration', [2 ** 31 - 1]);
+    di.invoke('removeRegistration', [-(2 ** 31)]);
+    assert.deepEqual(calls, [['refresh', 'subscriber', 2 ** 31 - 1], ['remove', 'subscriber', -(2 ** 31)]]);
+  });
+
   it('refresh and remove accept 1 or 2 arguments', () => {
     const { control, calls } = recordingControl();
     const di = new DbRegAgentDi(control);
@@ -66,10 +93,15 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
   for (const [fn, args] of [
     ['createRegistration', ['1', 'u', 'p', 'r']],
     ['createRegistration', [1.5, 'u', 'p', 'r']],
+    ['createRegistration', [2 ** 31, 'u', 'p', 'r']],
+    ['refreshRegistration', [-(2 ** 31) - 1]],
     ['createRegistration', [1, 2, 'p', 'r']],
     ['createRegistration', [1, 'u', 'p', 'r', 7]],
-    ['createRegistration', [1, 'u', 'p', 'r', '', '', 'trunk']],
+    ['createRegistration', [1, 'u', 'p', 'r', '', '', 7]],
     ['refreshRegistration', ['x']],
+    ['refreshRegistration', [1, 'trunk']],
+    ['removeRegistration', [1, 'peerings']],
+    ['getRegistration', [1, 'Peering']],
     ['removeRegistration', [[1]]],
   ] as [string, DiValue[]][]) {
     it(`${fn}(${JSON.stringify(args)}) → type mismatch`, () => {
@@ -77,6 +109,13 @@ describe('db_reg_agent DI functions (SPEC §5b)', () => {
         e instanceof DiTypeError && e.message === 'Type mismatch in arguments.');
     });
   }
+
+  it('refuses a double as the id, even a whole one (SEMS: an AmArg Double is no Int)', () => {
+    const di = new DbRegAgentDi(recordingControl().control);
+    for (const [fn, args] of [['createRegistration', [new DiDouble(110), 'u', 'p', 'r']], ['removeRegistration', [new DiDouble(7)]]] as const) {
+      assert.throws(() => di.invoke(fn, [...args]), DiTypeError, fn);
+    }
+  });
 
   it('_list names the functions; an unknown function is NotImplemented', () => {
     const di = new DbRegAgentDi(recordingControl().control);

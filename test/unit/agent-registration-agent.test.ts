@@ -171,6 +171,12 @@ describe('RegistrationAgent', () => {
     assert.ok(agent.describe('subscriber', 9));
   });
 
+  it('create with auth_user "NULL" (as SEMS scripts send it) authenticates as the user', () => {
+    const { client, agent } = setup();
+    agent.create('subscriber', 1, { ...ALICE, authUser: 'NULL' });
+    assert.equal(client.sent[0]?.params.authUser, 'alice');
+  });
+
   it('remove → de-REGISTER; 2xx → row deleted and the account forgotten', async () => {
     const { client, sink, agent, timers } = setup();
     client.autoAnswer = () => ({ grantedExpires: 3600 });
@@ -183,6 +189,27 @@ describe('RegistrationAgent', () => {
     assert.deepEqual(sink.ops.at(-1), ['remove', 'subscriber:1']);
     assert.equal(agent.describe('subscriber', 1), undefined);
     assert.equal(timers.size, 0, 'refresh timer cancelled');
+  });
+
+  it('a de-REGISTER that could not be sent keeps the account, with nothing scheduled, for a later remove (SEMS)', async () => {
+    const { clock, client, sink, agent, timers } = setup();
+    let sendable = true;
+    client.autoAnswer = () => (sendable ? { grantedExpires: 3600 } : { code: 480, sent: false });
+    agent.create('subscriber', 1, ALICE);
+    await settle();
+    sendable = false;
+    agent.remove('subscriber', 1);
+    await settle();
+    assert.equal(agent.describe('subscriber', 1)?.status, RegStatus.ToBeRemoved);
+    assert.equal(timers.size, 0);
+    clock.advance(7_200_000);
+    assert.equal(client.sent.length, 2, 'no retry of its own');
+    sendable = true;
+    agent.remove('subscriber', 1);
+    await settle();
+    assert.equal(client.sent[2]?.op, 'unregister');
+    assert.deepEqual(sink.ops.at(-1), ['remove', 'subscriber:1']);
+    assert.equal(agent.describe('subscriber', 1), undefined);
   });
 
   it('remove while the REGISTER is in flight sends the de-REGISTER after it, and no refresh', async () => {
@@ -270,6 +297,13 @@ describe('RegistrationAgent', () => {
       agent.restore(row(1, 0, { contact: 'sip:x@10.0.0.1:5060;transport=tcp', authUser: 'auth1' }), clock.now());
       assert.equal(client.sent[0]?.params.contact, 'sip:x@10.0.0.1:5060;transport=tcp');
       assert.equal(client.sent[0]?.params.authUser, 'auth1');
+    });
+
+    it('takes an auth_user column holding the text NULL or nothing as the user', () => {
+      const { client, agent } = setup();
+      agent.restore(row(1, 0, { authUser: 'NULL' }));
+      agent.restore(row(2, 0, { authUser: '' }));
+      assert.deepEqual(client.sent.map((r) => r.params.authUser), ['u1', 'u2']);
     });
 
     it('ignores the contact column without db_read_contact', () => {

@@ -108,13 +108,19 @@ describe('status transitions (SPEC §3)', () => {
     it('>= 300 → deleted with delete_failed_deregistrations', () => {
       const t = transition('deregister', failed(408, 'Timeout'), { ...POLICY, deleteFailedDeregistrations: true });
       assert.deepEqual(t.writes, [{ kind: 'remove' }]);
+      assert.deepEqual(t.next, { kind: 'forget' });
     });
 
-    it('not sendable → TO_BE_REMOVED with 480, or deleted with delete_failed_deregistrations', () => {
-      assert.deepEqual(transition('deregister', unsent, POLICY).writes, [
-        { kind: 'update', update: { lastCode: 480, lastReason: 'unable to send request', status: RegStatus.ToBeRemoved, contacts: undefined } },
-      ]);
-      assert.deepEqual(transition('deregister', unsent, { ...POLICY, deleteFailedDeregistrations: true }).writes, [{ kind: 'remove' }]);
+    it('not sendable → TO_BE_REMOVED with 480, or deleted with delete_failed_deregistrations; the account is kept (SEMS)', () => {
+      assert.deepEqual(transition('deregister', unsent, POLICY), {
+        writes: [
+          { kind: 'update', update: { lastCode: 480, lastReason: 'unable to send request', status: RegStatus.ToBeRemoved, contacts: undefined } },
+        ],
+        next: { kind: 'keep' },
+      });
+      assert.deepEqual(transition('deregister', unsent, { ...POLICY, deleteFailedDeregistrations: true }), {
+        writes: [{ kind: 'remove' }], next: { kind: 'keep' },
+      });
     });
   });
 });

@@ -51,13 +51,14 @@ describe('db: pure functions', () => {
       const clock = clockAt('2026-01-01 12:00:00');
       const row = toAccountRow([7, 'u', Buffer.from('p'), 'r', '2', '2026-01-01 12:30:00', '', 'ignored'], columns, 'peering', clock);
       assert.deepEqual(row, {
-        type: 'peering', id: 7, user: 'u', pass: 'p', realm: 'r', contact: null, authUser: null,
+        type: 'peering', id: 7, user: 'u', pass: 'p', realm: 'r', contact: null, authUser: '',
         status: 2, lastRegistration: null, expiry: 1800,
       });
       assert.equal(toAccountRow([0, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null);
       assert.equal(toAccountRow([null, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null);
       assert.equal(toAccountRow(['1.5', 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null);
       assert.equal(toAccountRow([3, 'u', 'p', 'r', null, null, 'au', null], columns, 'peering', clock)?.authUser, 'au');
+      assert.equal(toAccountRow([3, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock)?.authUser, null);
     });
   });
 

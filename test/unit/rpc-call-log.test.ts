@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { DiValue } from '../../src/di';
+import { DiDouble, type DiValue } from '../../src/di';
 import { printArgsForLog, printForLog, redactArgs } from '../../src/rpc/call-log';
 
 describe('rpc call logging', () => {
@@ -23,8 +23,9 @@ describe('rpc call logging', () => {
     assert.ok(printed.includes('bob'));
   });
 
-  it('leaves other functions and positions alone', () => {
+  it('leaves other functions and positions alone, and prints an XML-RPC double as its number', () => {
     assert.deepEqual(redactArgs('db_reg_agent', 'removeRegistration', [1, 'peering']), [1, 'peering']);
+    assert.equal(printArgsForLog('testbed', 'echo', [new DiDouble(1.5), { n: new DiDouble(2) }]), '[1.5,{"n":2}]');
     assert.deepEqual(redactArgs('testbed', 'echo', ['a', 'b', 'c']), ['a', 'b', 'c']);
   });
 

@@ -59,6 +59,10 @@ describe('rpc JSON-RPC dispatcher', () => {
       [request('core.nope'), error(-32601, 'Method not found', 'function unknown in core')],
       [request('core.set_loglevel', []), error(-32602, 'Invalid params', 'out of bounds in function call')],
       [request('core.set_loglevel', ['3']), error(-32602, 'Invalid params', 'parameters type mismatch in function call')],
+      // Absent or null params are SEMS's undefined AmArg, not an empty array.
+      [request('db_reg_agent.refreshRegistration'), error(-32602, 'Invalid params', 'parameters type mismatch in function call')],
+      [request('db_reg_agent.createRegistration', null), error(-32602, 'Invalid params', 'parameters type mismatch in function call')],
+      [request('core.set_loglevel'), error(-32602, 'Invalid params', 'parameters type mismatch in function call')],
     ];
     await captureStderr(async () => {
       for (const [req, expected] of cases) assert.deepEqual(await handle(req), expected, JSON.stringify(req));

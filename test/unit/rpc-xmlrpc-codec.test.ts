@@ -7,6 +7,7 @@ import {
   xmlRpcFromDi,
   xmlSafeText,
 } from '../../src/rpc/xmlrpc-codec';
+import { DiDouble, type DiValue } from '../../src/di';
 import { XmlRpcFault } from '../../src/rpc/faults';
 import { methodCallXml } from '../support/rpc-fixtures';
 
@@ -36,7 +37,14 @@ describe('rpc XML-RPC codec', () => {
         ),
       );
       assert.equal(call.method, 'di');
-      assert.deepEqual(call.params, ['db_reg_agent', 'createRegistration', 17, -3, ['x', true], { k: 2.5 }]);
+      assert.deepEqual(call.params, ['db_reg_agent', 'createRegistration', 17, -3, ['x', true], { k: new DiDouble(2.5) }]);
+    });
+
+    it('keeps a <double> apart from an <int>, even when it is a whole number (SEMS: AmArg Double)', async () => {
+      const call = await parseMethodCall(Buffer.from(methodCallXml('f', ['<double>110.0</double>', '<int>110</int>'])));
+      assert.ok(call.params[0] instanceof DiDouble);
+      assert.equal(call.params[0].value, 110);
+      assert.equal(call.params[1], 110);
     });
 
     it('accepts a call without params', async () => {
@@ -63,8 +71,10 @@ describe('rpc XML-RPC codec', () => {
   });
 
   describe('request parameters → DI arguments', () => {
-    it('keeps strings, numbers, booleans, arrays and structs; nil becomes null', () => {
-      assert.deepEqual(diFromXmlRpc(['a', 1, 2.5, false, null, { x: [1] }]), ['a', 1, 2.5, false, null, { x: [1] }]);
+    it('keeps strings, numbers, doubles, booleans, arrays and structs; nil becomes null', () => {
+      const args = ['a', 1, new DiDouble(2), false, null, { x: [1] }];
+      assert.deepEqual(diFromXmlRpc(args), args);
+      assert.ok((diFromXmlRpc(args) as DiValue[])[2] instanceof DiDouble);
     });
 
     it('refuses dateTime and base64 with 400 "unsupported parameter type" (as SEMS)', () => {
@@ -81,6 +91,7 @@ describe('rpc XML-RPC codec', () => {
     it('maps null to int 0 like SEMS maps an undefined AmArg, and keeps the rest', () => {
       assert.equal(xmlRpcFromDi(null), 0);
       assert.deepEqual(xmlRpcFromDi([200, 'OK', true, { a: null, b: [1.5] }]), [200, 'OK', true, { a: 0, b: [1.5] }]);
+      assert.deepEqual(xmlRpcFromDi([new DiDouble(2.5)]), [2.5]);
     });
 
     it('refuses numbers XML-RPC cannot carry', () => {

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { DiDouble } from '../../src/di';
 import { LogLevel, getLogLevel, logger, setLogLevel } from '../../src/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { XmlRpcMethods, type XmlRpcMethodOptions, type XmlRpcOutcome } from '../../src/rpc/xmlrpc-methods';
@@ -135,7 +136,7 @@ describe('rpc XML-RPC method table', () => {
     assert.equal(value(await methods.execute('set_cpslimit', [25])), '200 OK');
     assert.equal(value(await methods.execute('get_cpslimit', [])), '25 25');
     for (const [name, params] of [['set_loglevel', ['3']], ['set_loglevel', []], ['set_shutdownmode', [1]],
-      ['set_cpslimit', [-1]], ['set_cpslimit', [1.5]]] as Array<[string, unknown[]]>) {
+      ['set_cpslimit', [-1]], ['set_cpslimit', [1.5]], ['set_loglevel', [new DiDouble(1)]]] as Array<[string, unknown[]]>) {
       assert.deepEqual(fault(await methods.execute(name, params)), [-1, 'type error'], `${name}(${params.join()})`);
     }
     assert.equal(getLogLevel(), LogLevel.Warn, 'a refused set_loglevel changes nothing');
