@@ -24,7 +24,7 @@ import type { RateLimiter } from './rate-limiter';
 import type { RefreshPlanner } from './refresh-planner';
 import { RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
 import type { TimerQueue } from './timer-queue';
-import { TextInterner } from './text-interner';
+import { TextInterner } from '../text-interner';
 import { TransactionStats } from './transaction-stats';
 
 const log = logger('db_reg_agent');

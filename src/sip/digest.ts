@@ -10,6 +10,7 @@
  */
 import { hash } from 'node:crypto';
 import { TOKEN, detached, parseParam, quote, splitOutsideQuotes } from './header-syntax';
+import { TextInterner } from '../text-interner';
 import { randomHex } from './random-token';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';
@@ -224,15 +225,25 @@ interface RememberedChallenge {
   readonly sessionCnonce: string | undefined;
 }
 
-/** A copy of `challenge` that does not keep the reply it was parsed from alive (it is kept for the registration's life). */
-function detachedChallenge(challenge: DigestChallenge): DigestChallenge {
+/**
+ * Realms, opaque values and algorithm names: the same few texts for many registrations.
+ * Bounded, so per-challenge values (an opaque that changes) cannot grow it.
+ */
+const challengeTexts = new TextInterner(1024);
+
+/**
+ * A copy of `challenge` kept for the registration's life: it must not keep the reply
+ * it was parsed from alive, and at 100 000 registrations each byte counts, so shared
+ * texts are shared and only the nonce is the registration's own.
+ */
+function keptChallenge(challenge: DigestChallenge): DigestChallenge {
   const { realm, nonce, opaque, algorithm, algorithmAsReceived, qop, stale } = challenge;
   return {
-    realm: detached(realm),
+    realm: challengeTexts.of(detached(realm)),
     nonce: detached(nonce),
-    opaque: opaque === undefined ? undefined : detached(opaque),
+    opaque: opaque === undefined ? undefined : challengeTexts.of(detached(opaque)),
     algorithm,
-    algorithmAsReceived: algorithmAsReceived === undefined ? undefined : detached(algorithmAsReceived),
+    algorithmAsReceived: algorithmAsReceived === undefined ? undefined : challengeTexts.of(algorithmAsReceived),
     qop,
     stale,
   };
@@ -247,8 +258,11 @@ function detachedChallenge(challenge: DigestChallenge): DigestChallenge {
  * the dialog needs a new session.
  */
 export class DigestSession {
-  /** Replaced, never grown in place: an array built by push reserves room for 17 entries. */
-  private remembered: readonly RememberedChallenge[] = [];
+  /** One field per kind, not a list: one exists per account, and most hold a 401's only. */
+  private www: RememberedChallenge | undefined;
+  private proxy: RememberedChallenge | undefined;
+  /** Answers go out in the order first answered. */
+  private proxyFirst = false;
 
   constructor(
     private readonly credentials: DigestCredentials,
@@ -262,20 +276,26 @@ export class DigestSession {
 
   /** `challenge` is to be answered from now on; with the nonce already held, its count (and -sess cnonce) carry on. */
   remember(status: ChallengeStatus, challenge: DigestChallenge): void {
-    const previous = this.remembered.find((entry) => entry.status === status);
+    const previous = status === 401 ? this.www : this.proxy;
     const carried = previous?.challenge.nonce === challenge.nonce ? previous : undefined;
     const entry: RememberedChallenge = {
       status,
-      challenge: detachedChallenge(challenge),
+      challenge: keptChallenge(challenge),
       nc: carried?.nc ?? 0,
       sessionCnonce: algorithmSpec(challenge.algorithm).session ? (carried?.sessionCnonce ?? this.newCnonce()) : undefined,
     };
-    this.remembered = previous ? this.remembered.map((kept) => (kept === previous ? entry : kept)) : this.remembered.concat(entry);
+    if (status === 401) {
+      this.www = entry;
+    } else {
+      if (this.proxy === undefined) this.proxyFirst = this.www === undefined;
+      this.proxy = entry;
+    }
   }
 
   /** The registrar no longer accepts the `status` kind of challenge held: nothing of that kind is sent up front any more. */
   forget(status: ChallengeStatus): void {
-    this.remembered = this.remembered.filter((entry) => entry.status !== status);
+    if (status === 401) this.www = undefined;
+    else this.proxy = undefined;
   }
 
   /**
@@ -285,21 +305,26 @@ export class DigestSession {
    */
   headers(request: { method: string; uri: string; body?: string }): AuthorizationHeader[] {
     const answers: AuthorizationHeader[] = [];
-    // A loop and a literal, not map and spreads: this runs for every request of every account.
-    for (const entry of this.remembered) {
-      const value = buildAuthorization({
-        challenge: entry.challenge,
-        method: request.method,
-        uri: request.uri,
-        body: request.body,
-        username: this.credentials.username,
-        password: this.credentials.password,
-        cnonce: entry.sessionCnonce ?? this.newCnonce(),
-        nc: ++entry.nc,
-      });
-      answers.push({ name: CHALLENGE_HEADERS[entry.status].answer, value });
-    }
+    const first = this.proxyFirst ? this.proxy : this.www;
+    const second = this.proxyFirst ? this.www : this.proxy;
+    if (first) answers.push(this.answer(first, request));
+    if (second) answers.push(this.answer(second, request));
     return answers;
+  }
+
+  private answer(entry: RememberedChallenge, request: { method: string; uri: string; body?: string }): AuthorizationHeader {
+    // A literal, not spreads: this runs for every request of every account.
+    const value = buildAuthorization({
+      challenge: entry.challenge,
+      method: request.method,
+      uri: request.uri,
+      body: request.body,
+      username: this.credentials.username,
+      password: this.credentials.password,
+      cnonce: entry.sessionCnonce ?? this.newCnonce(),
+      nc: ++entry.nc,
+    });
+    return { name: CHALLENGE_HEADERS[entry.status].answer, value };
   }
 }
 

@@ -300,9 +300,9 @@ describe('RegistrationAgent', () => {
     });
 
     it('takes an auth_user column holding the text NULL or nothing as the user', () => {
-      const { client, agent } = setup();
-      agent.restore(row(1, 0, { authUser: 'NULL' }));
-      agent.restore(row(2, 0, { authUser: '' }));
+      const { clock, client, agent } = setup();
+      agent.restore(row(1, 0, { authUser: 'NULL' }), clock.now());
+      agent.restore(row(2, 0, { authUser: '' }), clock.now());
       assert.deepEqual(client.sent.map((r) => r.params.authUser), ['u1', 'u2']);
     });
 
