@@ -215,10 +215,12 @@ function randomCnonce(): string {
   return randomHex(16);
 }
 
-/** A challenge a registration answered, kept to answer it again up front. */
-interface RememberedChallenge {
+/**
+ * A challenge a registration answered, kept to answer it again up front: the challenge
+ * itself (one object, not a wrapper around a copy: one exists per account) and its use.
+ */
+interface RememberedChallenge extends DigestChallenge {
   readonly status: ChallengeStatus;
-  readonly challenge: DigestChallenge;
   /** Requests sent with this nonce so far (RFC 7616 §3.4 nonce-count). */
   nc: number;
   /** -sess algorithms only: their A1 hashes the cnonce in, so one is kept for the nonce's life. */
@@ -232,11 +234,11 @@ interface RememberedChallenge {
 const challengeTexts = new TextInterner(1024);
 
 /**
- * A copy of `challenge` kept for the registration's life: it must not keep the reply
- * it was parsed from alive, and at 100 000 registrations each byte counts, so shared
- * texts are shared and only the nonce is the registration's own.
+ * What a session keeps of `challenge` for the registration's life: it must not keep the
+ * reply it was parsed from alive, and at 100 000 registrations each byte counts, so
+ * shared texts are shared and only the nonce is the registration's own.
  */
-function keptChallenge(challenge: DigestChallenge): DigestChallenge {
+function remembered(status: ChallengeStatus, challenge: DigestChallenge, nc: number, sessionCnonce: string | undefined): RememberedChallenge {
   const { realm, nonce, opaque, algorithm, algorithmAsReceived, qop, stale } = challenge;
   return {
     realm: challengeTexts.of(detached(realm)),
@@ -246,6 +248,9 @@ function keptChallenge(challenge: DigestChallenge): DigestChallenge {
     algorithmAsReceived: algorithmAsReceived === undefined ? undefined : challengeTexts.of(algorithmAsReceived),
     qop,
     stale,
+    status,
+    nc,
+    sessionCnonce,
   };
 }
 
@@ -264,26 +269,29 @@ export class DigestSession {
   /** Answers go out in the order first answered. */
   private proxyFirst = false;
 
+  /** The credentials' two texts, not the object they came in: one session exists per account. */
+  private readonly username: string;
+  private readonly password: string;
+
   constructor(
-    private readonly credentials: DigestCredentials,
+    credentials: DigestCredentials,
     private readonly newCnonce: () => string = randomCnonce,
-  ) {}
+  ) {
+    this.username = credentials.username;
+    this.password = credentials.password;
+  }
 
   /** Whether this session answers with these credentials. */
   isFor(username: string, password: string): boolean {
-    return this.credentials.username === username && this.credentials.password === password;
+    return this.username === username && this.password === password;
   }
 
   /** `challenge` is to be answered from now on; with the nonce already held, its count (and -sess cnonce) carry on. */
   remember(status: ChallengeStatus, challenge: DigestChallenge): void {
     const previous = status === 401 ? this.www : this.proxy;
-    const carried = previous?.challenge.nonce === challenge.nonce ? previous : undefined;
-    const entry: RememberedChallenge = {
-      status,
-      challenge: keptChallenge(challenge),
-      nc: carried?.nc ?? 0,
-      sessionCnonce: algorithmSpec(challenge.algorithm).session ? (carried?.sessionCnonce ?? this.newCnonce()) : undefined,
-    };
+    const carried = previous?.nonce === challenge.nonce ? previous : undefined;
+    const sessionCnonce = algorithmSpec(challenge.algorithm).session ? (carried?.sessionCnonce ?? this.newCnonce()) : undefined;
+    const entry = remembered(status, challenge, carried?.nc ?? 0, sessionCnonce);
     if (status === 401) {
       this.www = entry;
     } else {
@@ -315,12 +323,12 @@ export class DigestSession {
   private answer(entry: RememberedChallenge, request: { method: string; uri: string; body?: string }): AuthorizationHeader {
     // A literal, not spreads: this runs for every request of every account.
     const value = buildAuthorization({
-      challenge: entry.challenge,
+      challenge: entry,
       method: request.method,
       uri: request.uri,
       body: request.body,
-      username: this.credentials.username,
-      password: this.credentials.password,
+      username: this.username,
+      password: this.password,
       cnonce: entry.sessionCnonce ?? this.newCnonce(),
       nc: ++entry.nc,
     });
