@@ -44,6 +44,8 @@ export class ControlPlane {
   private worker?: Worker;
   private restartTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** Calls that came before open(), in arrival order; undefined once open. */
+  private held: { worker: Worker; message: CallMessage }[] | undefined = [];
 
   constructor(
     private readonly servers: RpcServersConfig,
@@ -63,9 +65,8 @@ export class ControlPlane {
       worker.on('message', (message: FromControlPlane) => {
         switch (message.kind) {
           case 'call':
-            answerCall(this.engine, EXPOSED, message, (reply) => worker.postMessage(reply), (method, error) =>
-              log.error(`${method} from the control plane failed: ${error}`),
-            );
+            if (this.held) this.held.push({ worker, message });
+            else this.answer(worker, message);
             return;
           case 'log':
             writeLogLine(message.level, message.line);
@@ -86,6 +87,22 @@ export class ControlPlane {
         else if (!this.stopping) this.restartLater(code);
       });
     });
+  }
+
+  /**
+   * From now on calls reach the engine; those that came while the servers listened but
+   * the engine was not ready (the accounts loading) go first, in their order.
+   */
+  open(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const { worker, message } of held) this.answer(worker, message);
+  }
+
+  private answer(worker: Worker, message: CallMessage): void {
+    answerCall(this.engine, EXPOSED, message, (reply) => worker.postMessage(reply), (method, error) =>
+      log.error(`${method} from the control plane failed: ${error}`),
+    );
   }
 
   /** Stops the servers (requests in progress get graceMs to answer) and ends the thread. */

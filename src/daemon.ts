@@ -63,6 +63,9 @@ export class Daemon {
       authenticate,
       userAgent: sems.signature,
       tls: ac.tls,
+    }).catch((err: NodeJS.ErrnoException) => {
+      if (!BIND_ERRORS.has(err.code ?? '')) throw err;
+      throw new Error(`${iface.portKey}=${iface.port}: cannot bind the SIP socket on ${iface.ip}: ${err.message}`, { cause: err });
     });
     this.client = client;
 
@@ -105,13 +108,17 @@ export class Daemon {
     );
     this.registry.register('db_reg_agent', new DbRegAgentDi(this.agent));
 
-    await this.loadAccounts(this.pool, this.agent);
+    // Every port is bound before the first REGISTER: a start that fails on a taken port
+    // (and a service manager restarting it) must not send a mass start each time.
+    // Calls that arrive during the load wait for it, so they act on the loaded accounts.
     this.controlPlane = new ControlPlane({ xmlrpc: this.config.xmlrpc, jsonrpc: this.config.jsonrpc }, this.agent);
     await this.controlPlane.start();
     if (ac.metricsPort > 0) {
       this.metrics = new MetricsServer({ port: ac.metricsPort, listen: ac.metricsListen }, this.registry, () => this.writer?.stats());
       await this.metrics.start();
     }
+    await this.loadAccounts(this.pool, this.agent);
+    this.controlPlane.open();
     log.info('running');
   }
 
@@ -165,6 +172,9 @@ async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
   await Promise.race([work.catch((err: Error) => log.warn(`while stopping: ${err.message}`)), deadline]);
   clearTimeout(timer);
 }
+
+/** Errors of a socket that cannot be bound (taken, not an address of this host, privileged). */
+const BIND_ERRORS = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
 
 function hostport(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -22,6 +22,8 @@ export interface SipInterface {
   port: number;
   /** Address advertised in Via and the default Contact (public_ip, else ip). */
   advertisedIp: string;
+  /** The configuration key of its port (sip_port, sip_port_<name>), for messages about it. */
+  portKey: string;
 }
 
 export interface SemsConfig {
@@ -145,12 +147,12 @@ function readSipInterface(cfg: ConfigFile, name: string, suffix: string): SipInt
   const port = cfg.uint(portKey, 5060) || 5060;
   if (port > 65535) throw new ConfigError(`${cfg.source}: '${portKey}' must be 1..65535 (0 = 5060), got ${port}`);
   const publicIp = cfg.string(`public_ip${suffix}`, '');
-  return { name, ip, port, advertisedIp: publicIp || (isUnspecified(ip) ? firstHostAddress() : ip) };
+  return { name, ip, port, advertisedIp: publicIp || (isUnspecified(ip) ? firstHostAddress() : ip), portKey };
 }
 
 /** Without any sip_ip: all addresses, port 5060, advertising the first non-loopback address. */
 function defaultInterface(): SipInterface {
-  return { name: 'default', ip: '0.0.0.0', port: 5060, advertisedIp: firstHostAddress() };
+  return { name: 'default', ip: '0.0.0.0', port: 5060, advertisedIp: firstHostAddress(), portKey: 'sip_port' };
 }
 
 /** SEMS allows a device name (eth0) in sip_ip; an empty value means all addresses. */

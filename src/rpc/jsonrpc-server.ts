@@ -153,7 +153,7 @@ export class JsonRpcServer {
 
   /** Binds and listens; rejects if the address is taken. */
   async start(): Promise<void> {
-    const { address, port } = await listen(this.server, this.config.port, this.config.listen, log);
+    const { address, port } = await listen(this.server, this.config.port, this.config.listen, log, 'jsonrpc_port');
     log.info(`JSON-RPC server listening on ${address}:${port}`);
   }
 

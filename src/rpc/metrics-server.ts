@@ -43,7 +43,7 @@ export class MetricsServer {
   }
 
   async start(): Promise<void> {
-    const { address, port } = await listen(this.http, this.config.port, this.config.listen, log);
+    const { address, port } = await listen(this.http, this.config.port, this.config.listen, log, 'metrics_port');
     log.info(`metrics on http://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`);
   }
 

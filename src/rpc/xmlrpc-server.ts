@@ -88,7 +88,7 @@ export class XmlRpcServer {
 
   /** Binds and listens; rejects if the address is taken. */
   async start(): Promise<void> {
-    const { address, port } = await listen(this.http, this.config.port, this.config.listen, log);
+    const { address, port } = await listen(this.http, this.config.port, this.config.listen, log, 'xmlrpc_port');
     log.info(`XMLRPC Server listening on ${address}:${port}; methods: ${this.methods.names().join(', ')}`);
   }
 

@@ -79,8 +79,31 @@ describe('control plane thread (integration)', function () {
     const jsonPort = await freePort({ protocols: ['tcp'] });
     plane = new ControlPlane({ xmlrpc: xmlRpcConfig({ port: xmlPort }), jsonrpc: jsonRpcConfig({ port: jsonPort }) }, engine);
     await plane.start();
+    plane.open();
     return { xmlPort, jsonPort };
   }
+
+  it('before open() (the accounts still loading) calls wait; then they reach the engine in their order', async () => {
+    const engine = new RecordingEngine();
+    const jsonPort = await freePort({ protocols: ['tcp'] });
+    plane = new ControlPlane({ jsonrpc: jsonRpcConfig({ port: jsonPort }) }, engine);
+    await plane.start();
+    const client = await NetstringClient.open(jsonPort);
+    try {
+      await client.call({ jsonrpc: '2.0', method: 'db_reg_agent.removeRegistration', params: [5, 'peering'], id: 1 });
+      const statistics = client.call({ jsonrpc: '2.0', method: 'db_reg_agent.getStatistics', params: [], id: 2 });
+      let answered = false;
+      void statistics.then(() => (answered = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(engine.calls, [], 'the queued remove has not reached the engine');
+      assert.equal(answered, false, 'getStatistics waits for the engine');
+      plane.open();
+      assert.deepEqual(await statistics, { jsonrpc: '2.0', result: { registrations: 1 }, id: 2 });
+      assert.deepEqual(engine.calls, [['remove', 'peering', 5]]);
+    } finally {
+      client.close();
+    }
+  });
 
   it('answers createRegistration while the engine thread is blocked; the engine gets it afterwards', async () => {
     const engine = new RecordingEngine();
@@ -138,7 +161,7 @@ describe('control plane thread (integration)', function () {
     const port = (taken.address() as { port: number }).port;
     try {
       plane = new ControlPlane({ xmlrpc: xmlRpcConfig({ port }) }, new RecordingEngine());
-      await assert.rejects(plane.start(), /EADDRINUSE/);
+      await assert.rejects(plane.start(), new RegExp(`^Error: xmlrpc_port=${port}: cannot listen on 127\\.0\\.0\\.1: .*EADDRINUSE`));
     } finally {
       taken.close();
     }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -90,6 +91,30 @@ describe('the db-reg-agent process', function () {
     daemon = await startDaemon({ db: { ...db.config, host: '127.0.0.1', port: 1 } });
     assert.equal(await daemon.exited(), 1);
     assert.match(daemon.log(), /cannot use database '.*' at 127\.0\.0\.1:1/);
+  });
+
+  it('a taken XML-RPC port fails the start naming xmlrpc_port, before any REGISTER is sent', async () => {
+    const registrar = createSocket('udp4');
+    const blocker = createServer();
+    const datagrams: string[] = [];
+    registrar.on('message', (data) => datagrams.push(data.toString('latin1')));
+    try {
+      await new Promise<void>((resolve) => registrar.bind(0, '127.0.0.1', resolve));
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const takenPort = (blocker.address() as AddressInfo).port;
+      await db.query('DELETE FROM subscribers');
+      await db.query("INSERT INTO subscribers (subscriber_id, user, pass, realm, contact) VALUES (1, 'alice', 'pw', ?, '')",
+        [`127.0.0.1:${registrar.address().port}`]);
+      daemon = await startDaemon({ db: db.config, xmlrpc: { xmlrpc_port: String(takenPort) } });
+      assert.equal(await daemon.exited(), 1, daemon.log());
+      assert.match(daemon.log(), new RegExp(`start-up failed: xmlrpc_port=${takenPort}: cannot listen on 127\\.0\\.0\\.1: .*EADDRINUSE`));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(datagrams, [], 'no REGISTER before every port was bound');
+    } finally {
+      registrar.close();
+      blocker.close();
+      await db.query('DELETE FROM subscribers');
+    }
   });
 
   it('writes the pid file, stops on SIGTERM with exit 0 within seconds, removes the pid file', async () => {

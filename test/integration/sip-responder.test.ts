@@ -28,7 +28,7 @@ describe('SIP: requests to our socket', () => {
 
   before(async () => {
     port = await freePort({ protocols: ['udp', 'tcp'] });
-    layer = await openTransactionLayer({ name: 'default', ip: '127.0.0.1', port, advertisedIp: '127.0.0.1' }, { userAgent: 'db-reg-agent test' });
+    layer = await openTransactionLayer({ name: 'default', ip: '127.0.0.1', port, advertisedIp: '127.0.0.1', portKey: 'sip_port' }, { userAgent: 'db-reg-agent test' });
     peer = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => peer.bind(0, '127.0.0.1', resolve));
   });

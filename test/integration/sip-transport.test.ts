@@ -147,7 +147,7 @@ describe('SIP transports on loopback (RFC 3261 §18)', function () {
   const cleanups: Array<() => Promise<void>> = [];
 
   async function openLayer(setup: TransactionLayerSetup = {}, ip = '127.0.0.1', advertisedIp = ip): Promise<TransactionLayer> {
-    const layer = await openTransactionLayer({ name: 'test', ip, port: 0, advertisedIp }, setup);
+    const layer = await openTransactionLayer({ name: 'test', ip, port: 0, advertisedIp, portKey: 'sip_port_test' }, setup);
     cleanups.push(() => layer.close());
     return layer;
   }

@@ -59,7 +59,7 @@ export async function openTestClient(options: TestClientOptions = {}): Promise<T
   const ip = options.ip ?? '127.0.0.1';
   const port = await freePort({ protocols: ['udp'], hosts: [ip] });
   const tls = options.tls ?? { verifyCert: true };
-  const iface = { name: 'test', ip, port, advertisedIp: ip };
+  const iface = { name: 'test', ip, port, advertisedIp: ip, portKey: 'sip_port_test' };
   let layer;
   try {
     layer = await openTransactionLayer(iface, { tls, timers: options.timers });

@@ -47,7 +47,7 @@ describe('sems.conf', () => {
 
   it('builds the default interface from sip_ip, sip_port and public_ip', () => {
     assert.deepEqual(sems('sip_ip=127.0.0.2\nsip_port=5080').interfaces, [
-      { name: 'default', ip: '127.0.0.2', port: 5080, advertisedIp: '127.0.0.2' },
+      { name: 'default', ip: '127.0.0.2', port: 5080, advertisedIp: '127.0.0.2', portKey: 'sip_port' },
     ]);
     assert.equal(sems('sip_ip=127.0.0.2\npublic_ip=192.0.2.7').interfaces[0]?.advertisedIp, '192.0.2.7');
     assert.equal(sems('sip_ip=127.0.0.2').interfaces[0]?.port, 5060);
@@ -60,9 +60,9 @@ describe('sems.conf', () => {
 
   it('reads the multi-interface form, first interface first', () => {
     const c = sems('interfaces=intern,extern\nsip_ip_intern=127.0.0.3\nsip_port_intern=5062\nsip_ip_extern=127.0.0.4\npublic_ip_extern=198.51.100.1');
-    assert.deepEqual(c.interfaces.map((i) => [i.name, i.ip, i.port, i.advertisedIp]), [
-      ['intern', '127.0.0.3', 5062, '127.0.0.3'],
-      ['extern', '127.0.0.4', 5060, '198.51.100.1'],
+    assert.deepEqual(c.interfaces.map((i) => [i.name, i.ip, i.port, i.advertisedIp, i.portKey]), [
+      ['intern', '127.0.0.3', 5062, '127.0.0.3', 'sip_port_intern'],
+      ['extern', '127.0.0.4', 5060, '198.51.100.1', 'sip_port_extern'],
     ]);
   });
 
