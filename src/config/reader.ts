@@ -200,7 +200,8 @@ function parseInto(values: Map<string, string>, text: string, opts: ParseOptions
     }
     const rest = raw.slice(i).trim();
     if (rest !== '' && !rest.startsWith('#')) {
-      warn(lineNo, `'${key}': ignoring '${rest}' after the value (quote values that contain spaces)`);
+      // The ignored text is not shown: it may be the rest of a password (mysql_passwd=two words).
+      warn(lineNo, `'${key}': ignoring ${rest.length} character(s) after the value (quote values that contain spaces)`);
     }
     if (values.has(key)) warn(lineNo, `'${key}' set again; the later value wins`);
     values.set(key, value);

@@ -97,14 +97,30 @@ function asNumber(value: unknown): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
+/** The largest id: the DI functions take a signed 32-bit int (SEMS's AmArg), and so do the README's columns. */
+const MAX_ACCOUNT_ID = 2 ** 31 - 1;
+
+/**
+ * An account id as the query returns it: a decimal integer in 1..2^31-1 (as a number,
+ * a bigint or text), else null. `Number()` alone would take '0x10' as 16 and '1e2' as
+ * 100, and an id past the column's range would have a row of its own clamped id.
+ */
+function asAccountId(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 && value <= MAX_ACCOUNT_ID ? value : null;
+  const text = asText(value)?.trim();
+  if (text === undefined || !/^\d{1,10}$/.test(text)) return null;
+  const id = Number(text);
+  return id > 0 && id <= MAX_ACCOUNT_ID ? id : null;
+}
+
 /**
  * Maps one result row (an array, in column order). null when the key is not a
- * positive integer: SEMS skips such rows (id 0 / NULL), and so do we.
+ * positive integer (asAccountId): SEMS skips such rows (id 0 / NULL), and so do we.
  */
 export function toAccountRow(values: readonly unknown[], columns: ColumnPositions, type: AccountType, clock: DbClock): AccountRow | null {
   const column = (position: number): unknown => (position < 0 ? null : values[position]);
-  const id = asNumber(column(columns.id));
-  if (id === null || !Number.isSafeInteger(id) || id <= 0) return null;
+  const id = asAccountId(column(columns.id));
+  if (id === null) return null;
   const status = asNumber(column(columns.status));
   return {
     type,

@@ -21,7 +21,7 @@ export interface AccountStream extends AsyncIterable<AccountRow> {
   readonly clock: DbClock;
   /** Rows the driver has delivered so far, consumed or buffered. */
   readonly fetched: number;
-  /** Rows skipped because their key was NULL, 0 or not an integer. */
+  /** Rows skipped because their key was NULL, 0, not a decimal integer or beyond 2^31-1. */
   readonly skipped: number;
   /** Abandons the rest of the result and frees the connection. */
   cancel(): void;

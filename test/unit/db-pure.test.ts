@@ -57,6 +57,13 @@ describe('db: pure functions', () => {
       assert.equal(toAccountRow([0, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null);
       assert.equal(toAccountRow([null, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null);
       assert.equal(toAccountRow(['1.5', 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null);
+      // Number() would read these as 16, 100 and 3e9; the last one past the column's range too.
+      for (const bad of ['0x10', '1e2', '3000000000', 2 ** 31, -4, '-4', '', ' ']) {
+        assert.equal(toAccountRow([bad, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock), null, String(bad));
+      }
+      for (const [good, id] of [[' 42 ', 42], [Buffer.from('17'), 17], [2 ** 31 - 1, 2 ** 31 - 1], ['0042', 42]] as const) {
+        assert.equal(toAccountRow([good, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock)?.id, id, String(good));
+      }
       assert.equal(toAccountRow([3, 'u', 'p', 'r', null, null, 'au', null], columns, 'peering', clock)?.authUser, 'au');
       assert.equal(toAccountRow([3, 'u', 'p', 'r', null, null, null, null], columns, 'peering', clock)?.authUser, null);
     });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
-  closeSyslog, getLogLevel, logLevelMemory, logger, logToStderr, logToSyslog, redact, setLogLevel, writeLogLine, LogLevel,
+  closeSyslog, getLogLevel, logLevelMemory, logger, logThrough, logToStderr, logToSyslog, oneLine, redact, setLogLevel, writeLogLine,
+  LogLevel, MAX_LOG_MESSAGE,
 } from '../../src/log';
 import { startPythonScript } from '../support/python-script';
 
@@ -71,6 +72,18 @@ describe('logging', () => {
     const log = logger('t');
     assert.equal(log.enabled(1), true);
     assert.equal(log.enabled(2), false);
+  });
+
+  it('writes every message as one line: control characters escaped, the length capped', () => {
+    assert.equal(oneLine('plain text'), 'plain text');
+    assert.equal(oneLine('evil\n2026-01-01 ERROR: [db] forged\r\x00\x1b[31m\t'), 'evil\\n2026-01-01 ERROR: [db] forged\\r\\x00\\x1b[31m\\t');
+    const long = oneLine('x'.repeat(MAX_LOG_MESSAGE + 500));
+    assert.equal(long, `${'x'.repeat(MAX_LOG_MESSAGE)}… (500 more characters)`);
+    const lines: string[] = [];
+    logThrough((_level, line) => lines.push(line));
+    setLogLevel(LogLevel.Info);
+    logger('agent').info('subscriber 40: user a\nERROR: forged');
+    assert.deepEqual(lines, ['[agent] subscriber 40: user a\\nERROR: forged']);
   });
 
   it('redacts secrets without revealing their length', () => {
