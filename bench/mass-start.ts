@@ -21,7 +21,9 @@
  * max_pending_transactions (default: the shipped 1000); BENCH_DAEMON_NODE_ARGS:
  * space-separated options for the daemon's node (e.g. "--max-semi-space-size=32" or
  * "--perf-basic-prof" for `perf`); BENCH_DAEMON_STDOUT: a file the daemons' standard
- * output is appended to (what --trace-gc prints). Results:
+ * output is appended to (what --trace-gc prints); BENCH_CPU_SPLIT=0:1: the client side
+ * (benchmark, sipp, daemon) on CPU 0, Kamailio and MariaDB on CPU 1, as if the registrar
+ * were another host (support/cpu-split.ts). Results:
  * bench/results/mass-start.json and a Markdown table.
  */
 import type { DaemonOptions, RunningDaemon } from '../test/support/daemon';
@@ -34,6 +36,7 @@ import {
   backgroundStatementRates, readStatementCounters, statementRates, type StatementRates,
 } from './support/mariadb-counters';
 import { CpuBudgetMeter, type CpuBudget } from './support/cpu-budget';
+import { applyCpuSplit, parseCpuSplit, pinProcessGroup } from './support/cpu-split';
 import { coreShareDuring, cpuSeconds, peakRssBytes } from './support/process-usage';
 import { addSippAccounts, startRegistrarRig, type RegistrarRig } from './support/registrar-rig';
 import { statusCounts, waitForAllActive, type ActiveCounts, type StatusCounts } from './support/registration-counts';
@@ -68,6 +71,7 @@ const settings = {
   maxPendingTransactions: envNumber('BENCH_MAX_PENDING_TRANSACTIONS', 0),
   daemonNodeArgs: envWords('BENCH_DAEMON_NODE_ARGS'),
   daemonStdout: envText('BENCH_DAEMON_STDOUT'),
+  cpuSplit: parseCpuSplit('BENCH_CPU_SPLIT', envText('BENCH_CPU_SPLIT')),
 };
 
 /** How the daemon is started in every run: its database, [db_reg_agent] settings and node options. */
@@ -216,6 +220,7 @@ async function measureSize(size: number): Promise<SizeResult> {
     const loadBefore = await waitForQuietMachine(settings.maxLoad, settings.quietWaitMs, say);
     say(`N = ${formatNumber(size)}: load ${formatLoad(loadBefore)}; starting Kamailio, loading accounts`);
     const rig = await startRegistrarRig(size, teardown);
+    if (settings.cpuSplit) pinProcessGroup(rig.kam.pid, settings.cpuSplit.registrar);
     const sippAccounts = await addSippAccounts(rig);
 
     say(`  sipp ceiling (-r ${settings.sippRate} -l ${settings.sippConcurrency})`);
@@ -367,6 +372,9 @@ function targetVerdicts(r: SizeResult): string[] {
 async function main(): Promise<void> {
   const machine = describeMachine();
   say(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB.toFixed(1)} GiB, Linux ${machine.kernel}, Node ${machine.node}`);
+  const split = settings.cpuSplit;
+  const restoreDatabaseCpus = split ? applyCpuSplit(split) : () => undefined;
+  if (split) say(`CPU split: the benchmark, sipp and the daemon on CPU ${split.client}; Kamailio and MariaDB on CPU ${split.registrar}`);
   const results: SizeResult[] = [];
   const file = resultsPath('mass-start.json');
   for (const size of settings.sizes) {
@@ -380,6 +388,7 @@ async function main(): Promise<void> {
     process.stdout.write(`N = ${formatNumber(r.size)} (load before ${formatLoad(r.loadBefore)}, after ${formatLoad(r.loadAfter)}):\n`);
     for (const verdict of targetVerdicts(r)) process.stdout.write(`  ${verdict}\n`);
   }
+  restoreDatabaseCpus();
   say(`results: ${file}`);
 }
 
