@@ -16,7 +16,7 @@ export interface MachineDescription {
 
 export function describeMachine(): MachineDescription {
   return {
-    cpus: os.availableParallelism(),
+    cpus: os.cpus().length, // the machine's, not this process's affinity (BENCH_CPU_SPLIT narrows that)
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     memoryGiB: os.totalmem() / 2 ** 30,
     kernel: os.release(),
