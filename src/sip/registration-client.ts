@@ -63,8 +63,8 @@ export interface RegistrationClient {
   unregister(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome>;
   /**
    * Stops: requests that have sent nothing yet end `aborted`; those already under way
-   * finish (their re-sends with credentials or Min-Expires and failovers are part of them). Resolves when
-   * they have ended and the transports are closed.
+   * finish (their re-sends with credentials or Min-Expires and their failovers are part
+   * of them). Resolves when they have ended and the transports are closed.
    */
   close(): Promise<void>;
 }
