@@ -30,9 +30,10 @@ const log = logger('daemon');
 /** Status writes still queued at shutdown get this long to reach the database. */
 const FLUSH_TIMEOUT_MS = 5000;
 /**
- * Transactions in flight get this long to end at shutdown. Not Timer F's 32 s: an
- * unanswered REGISTER must not hold up a restart (SPEC §1: exit within seconds).
- * An account whose outcome is lost keeps its old row and is handled at the next start.
+ * Requests under way get this long to end at shutdown, their re-sends with credentials
+ * or Min-Expires included. Not Timer F's 32 s: an unanswered REGISTER must not hold up
+ * a restart (SPEC §1: exit within seconds). An account whose outcome is lost keeps its
+ * old row and is handled at the next start.
  */
 const SIP_DRAIN_MS = 3000;
 

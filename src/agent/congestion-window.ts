@@ -21,6 +21,8 @@ export class CongestionWindow<T> {
   private inFlight = 0;
   private readonly waiting = new Fifo<T>();
   private lastDecrease = -Infinity;
+  /** `admit` is running: a `leave` from inside `start` is picked up by its loop, not by a nested one. */
+  private admitting = false;
 
   /**
    * @param max max_pending_transactions: the window never grows beyond it.
@@ -86,9 +88,17 @@ export class CongestionWindow<T> {
   }
 
   private admit(): void {
-    while (this.inFlight < this.size && this.waiting.length > 0) {
-      this.inFlight++;
-      this.start(this.waiting.shift() as T);
+    // Items that end at once (a stopped engine, a forgotten account) leave inside `start`:
+    // nesting one admit per item would overflow the stack on a long queue.
+    if (this.admitting) return;
+    this.admitting = true;
+    try {
+      while (this.inFlight < this.size && this.waiting.length > 0) {
+        this.inFlight++;
+        this.start(this.waiting.shift() as T);
+      }
+    } finally {
+      this.admitting = false;
     }
   }
 }

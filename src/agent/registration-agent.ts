@@ -224,7 +224,7 @@ export class RegistrationAgent implements RegistrationControl {
     return this.registry.size;
   }
 
-  /** Orderly stop: no new requests; transactions in flight end in the SIP client. */
+  /** Orderly stop: no new requests; those under way end in the SIP client (finished, or aborted if nothing was sent). */
   stop(): void {
     this.stopped = true;
     this.parts.timers.clear();
@@ -343,7 +343,7 @@ export class RegistrationAgent implements RegistrationControl {
 
   private onOutcome(reg: Registration, op: Operation, outcome: RegistrationOutcome, sentAt: number): void {
     reg.inFlight = false;
-    this.transactions.finished(op, outcome.code, (this.parts.clock.now() - sentAt) / 1000);
+    if (!outcome.aborted) this.transactions.finished(op, outcome.code, (this.parts.clock.now() - sentAt) / 1000);
     if (this.registry.get(reg.key) !== reg) return; // replaced or removed meanwhile (SEMS: unknown ltag)
     const t = transition(op, outcome, this.settings.policy);
     const key = { type: reg.type, id: reg.id };
@@ -392,6 +392,7 @@ function isCongestion(o: RegistrationOutcome): boolean {
 }
 
 function logOutcome(reg: Registration, op: Operation, o: RegistrationOutcome): void {
+  if (o.aborted) return; // never sent: the SIP client says how many, in one line
   const success = o.code >= 200 && o.code < 300 && !o.contactMissing;
   if (!log.enabled(success ? LogLevel.Debug : LogLevel.Info)) return; // one outcome per account and request
   const what = `${op === 'register' ? 'REGISTER' : 'de-REGISTER'} ${reg.type} ${reg.id} (${reg.data.user}@${reg.data.realm})`;

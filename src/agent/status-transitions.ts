@@ -37,6 +37,7 @@ export interface StatusPolicy {
 export type Operation = 'register' | 'deregister';
 
 type Row = (o: RegistrationOutcome, p: StatusPolicy) => Transition;
+type OutcomeClass = 'success' | 'contactMissing' | 'failure' | 'unsent' | 'aborted';
 
 const contactsOf = (o: RegistrationOutcome, p: StatusPolicy): string | undefined =>
   p.saveContacts ? (o.contacts ?? '') : undefined;
@@ -47,6 +48,7 @@ const update = (o: RegistrationOutcome, p: StatusPolicy, status: RegStatus, extr
 });
 
 const REMOVE: WriteOperation = { kind: 'remove' };
+const UNCHANGED: Transition = { writes: [], next: { kind: 'keep' } };
 
 /** A de-REGISTER that failed or could not be sent. */
 const deregisterFailed = (o: RegistrationOutcome, p: StatusPolicy): WriteOperation =>
@@ -56,7 +58,7 @@ const deregisterFailed = (o: RegistrationOutcome, p: StatusPolicy): WriteOperati
  * The table. Rows in SPEC §3 order; the intermediate 401/407 (save_auth_replies) is
  * prepended by `transition()`.
  */
-const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' | 'unsent', Row>> = {
+const TABLE: Record<Operation, Record<OutcomeClass, Row>> = {
   register: {
     // 2xx with our Contact: ACTIVE, timestamps on the DB clock, refresh later.
     success: (o, p) => ({
@@ -75,6 +77,8 @@ const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' |
       writes: [{ kind: 'update', update: { lastCode: UNABLE_TO_SEND.code, lastReason: UNABLE_TO_SEND.reason, status: RegStatus.Failed } }],
       next: { kind: 'retry' },
     }),
+    // Stopping before anything was sent: the registrar knows nothing new, the row stays.
+    aborted: () => UNCHANGED,
   },
   deregister: {
     success: (o, p) => ({
@@ -89,10 +93,12 @@ const TABLE: Record<Operation, Record<'success' | 'contactMissing' | 'failure' |
       writes: [deregisterFailed({ ...o, code: UNABLE_TO_SEND.code, reason: UNABLE_TO_SEND.reason }, p)],
       next: { kind: 'keep' },
     }),
+    aborted: () => UNCHANGED,
   },
 };
 
-function classify(o: RegistrationOutcome): 'success' | 'contactMissing' | 'failure' | 'unsent' {
+function classify(o: RegistrationOutcome): OutcomeClass {
+  if (o.aborted) return 'aborted';
   if (!o.sent) return 'unsent';
   if (o.code >= 200 && o.code < 300) return o.contactMissing ? 'contactMissing' : 'success';
   return 'failure';

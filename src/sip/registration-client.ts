@@ -47,6 +47,11 @@ export interface RegistrationOutcome {
   challenge?: { code: number; reason: string };
   /** Retransmissions that were needed: a hint that the next hop is saturated. */
   retransmissions: number;
+  /**
+   * Stopping began before the request sent anything, so it never will: no answer of the
+   * registrar's, nothing to store (the account keeps its row) and nothing to plan.
+   */
+  aborted?: true;
 }
 
 export interface RegistrationClient {
@@ -56,6 +61,10 @@ export interface RegistrationClient {
   register(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome>;
   /** de-REGISTER: `Contact: <...>;expires=0` and `Expires: 0`. Never rejects. */
   unregister(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome>;
-  /** Stops accepting requests; resolves when transactions in flight have ended. */
+  /**
+   * Stops: requests that have sent nothing yet end `aborted`; those already under way
+   * finish (their re-sends with credentials or Min-Expires and their failovers are part
+   * of them). Resolves when they have ended and the transports are closed.
+   */
   close(): Promise<void>;
 }

@@ -9,6 +9,13 @@
  * Like SEMS's uac_auth, the dialog remembers the challenges answered and sends their
  * credentials up front with its later requests: a refresh while the nonce is valid is
  * one transaction.
+ *
+ * Stopping (SPEC §1: no new requests, in-flight ones finish): a request that has sent
+ * something is under way at the registrar, so its further transactions still go out and
+ * its row gets the registrar's real answer; refusing them would store a made-up 408 and
+ * turn an ACTIVE account caught mid-refresh into a FAILED one, registered again at once
+ * at the next start. A request that has sent nothing yet is not sent and ends `aborted`,
+ * which leaves its row as it is.
  */
 import type { TlsClientConfig } from '../config/agent-config';
 import type { SipInterface } from '../config/sems-config';
@@ -31,6 +38,8 @@ const log = logger('sip-register');
 export const FIRST_CSEQ = 50;
 /** Transactions one request may take at most: bounds every retry loop below. */
 const MAX_TRANSACTIONS_PER_REQUEST = 8;
+/** A request stopping caught before it sent anything. */
+const ABORTED: RegistrationOutcome = { code: 0, reason: 'not sent: stopping', sent: false, retransmissions: 0, aborted: true };
 
 /** Request-URI, To/From and Route of one registration request, whatever its transactions. */
 interface RequestAddressing {
@@ -67,6 +76,13 @@ export async function createSipRegistrationClient(options: SipClientOptions): Pr
 const TRANSPORT: Readonly<Record<NextHopTarget['transport'], TransportProtocol>> = { udp: 'UDP', tcp: 'TCP', tls: 'TLS' };
 
 export class SipRegistrationClient implements RegistrationClient {
+  /** Requests between register()/unregister() and their outcome. */
+  private requestsUnderWay = 0;
+  private stopping = false;
+  private abortedWhileStopping = 0;
+  private onIdle: (() => void) | undefined;
+  private closed: Promise<void> | undefined;
+
   constructor(
     private readonly layer: TransactionLayer,
     private readonly resolver: NextHopResolver,
@@ -78,15 +94,38 @@ export class SipRegistrationClient implements RegistrationClient {
   }
 
   register(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
-    return this.run(dialog as DialogState, params, false);
+    return this.underWay(this.run(dialog as DialogState, params, false));
   }
 
   unregister(dialog: RegistrationDialog, params: RegistrationParams): Promise<RegistrationOutcome> {
-    return this.run(dialog as DialogState, params, true);
+    return this.underWay(this.run(dialog as DialogState, params, true));
   }
 
+  /** Lets the requests under way finish (see the top of this file), then closes the transaction layer. */
   close(): Promise<void> {
-    return this.layer.close();
+    this.closed ??= this.stop();
+    return this.closed;
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.requestsUnderWay > 0) {
+      // One line for all: a mass start can be thousands of accounts.
+      log.info(`stopping: ${this.requestsUnderWay} registration request(s) under way; those that sent nothing yet are dropped`);
+      await new Promise<void>((resolve) => (this.onIdle = resolve));
+      if (this.abortedWhileStopping > 0) log.info(`stopping: ${this.abortedWhileStopping} registration request(s) not sent`);
+    }
+    await this.layer.close();
+  }
+
+  private async underWay(request: Promise<RegistrationOutcome>): Promise<RegistrationOutcome> {
+    this.requestsUnderWay++;
+    try {
+      return await request;
+    } finally {
+      this.requestsUnderWay--;
+      if (this.requestsUnderWay === 0) this.onIdle?.();
+    }
   }
 
   private async run(dialog: DialogState, params: RegistrationParams, removing: boolean): Promise<RegistrationOutcome> {
@@ -124,6 +163,10 @@ export class SipRegistrationClient implements RegistrationClient {
     };
 
     for (let attempt = 0; attempt < MAX_TRANSACTIONS_PER_REQUEST; attempt++) {
+      if (this.stopping && !sentAny) {
+        this.abortedWhileStopping++;
+        return ABORTED;
+      }
       const target = targets[targetIndex] as NextHopTarget;
       const request = this.buildRequest(dialog, addressing, params.contact, expires, removing, auth);
       const result = await this.layer.send(request, destination(target, tlsServerName));

@@ -38,6 +38,21 @@ describe('CongestionWindow', () => {
     assert.equal(w.pending, 4, 'window is capped at max');
   });
 
+  it('items that leave inside their start (a stopped engine drops its queue) are admitted in one loop, not one nested call each', () => {
+    const started: number[] = [];
+    let endAtOnce = false;
+    const w: CongestionWindow<number> = new CongestionWindow<number>((i) => {
+      started.push(i);
+      if (endAtOnce) w.leave('ok');
+    }, 4, now, 2, 4);
+    const queued = 200_000;
+    for (let i = 0; i < 4 + queued; i++) w.enter(i);
+    endAtOnce = true;
+    w.leave('ok');
+    assert.equal(started.length, 4 + queued, 'every waiter started, without a stack overflow');
+    assert.deepEqual([w.pending, w.queued], [3, 0]);
+  });
+
   it('grows in slow start on clean replies, up to max_pending_transactions', () => {
     const w = sizedWindow(100, 8, 8);
     for (let i = 0; i < 8; i++) w.enter(null);

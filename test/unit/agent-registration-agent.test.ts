@@ -313,6 +313,25 @@ describe('RegistrationAgent', () => {
     });
   });
 
+  it('stopping: an ACTIVE account\'s refresh that ends aborted keeps its row and status; a finished one is stored; neither plans anything', async () => {
+    const { clock, client, sink, agent, timers } = setup();
+    // Both registered 3000 s ago for 3600 s: their refreshes are due at once.
+    agent.restore(row(1, RegStatus.Active, { lastRegistration: -3000, expiry: 600 }), clock.now());
+    agent.restore(row(2, RegStatus.Active, { lastRegistration: -3000, expiry: 600 }), clock.now());
+    assert.equal(client.sent.length, 2);
+    agent.stop();
+    const [aborted, finished] = client.sent;
+    aborted?.answer({ code: 0, reason: 'not sent: stopping', sent: false, aborted: true });
+    finished?.answer({ grantedExpires: 600, contacts: '<sip:u2@127.0.0.1:5080>;expires=600' });
+    await settle();
+    assert.deepEqual(sink.ops.map(([op, key, update]) => [op, key, update?.status, update?.lastCode]), [
+      ['update', 'subscriber:2', RegStatus.Active, 200],
+    ]);
+    assert.deepEqual([agent.describe('subscriber', 1)?.status, agent.describe('subscriber', 1)?.in_flight], [RegStatus.Active, 0]);
+    assert.equal(timers.size, 0, 'nothing planned after stop');
+    assert.deepEqual(agent.statistics().replies, { '200': 1 }, 'the aborted request has no reply code');
+  });
+
   it('passes new requests through the rate limiter', () => {
     const { clock, client, agent } = setup({ rateLimit: { rate: 2, perSeconds: 1, slowstart: false } });
     for (let i = 0; i < 10; i++) agent.create('subscriber', i, { ...ALICE, user: `u${i}` });

@@ -123,4 +123,14 @@ describe('status transitions (SPEC §3)', () => {
       });
     });
   });
+
+  it('stopping before anything was sent (aborted): no write and nothing planned, whatever the request and the policy', () => {
+    const aborted: RegistrationOutcome = { code: 0, reason: 'not sent: stopping', sent: false, retransmissions: 0, aborted: true };
+    const keepEverything = { ...POLICY, saveAuthReplies: true, deleteFailedDeregistrations: true };
+    for (const op of ['register', 'deregister'] as const) {
+      for (const policy of [POLICY, keepEverything]) {
+        assert.deepEqual(transition(op, aborted, policy), { writes: [], next: { kind: 'keep' } }, `${op} ${JSON.stringify(policy)}`);
+      }
+    }
+  });
 });

@@ -15,7 +15,7 @@ import type { NextHopResolver, NextHopTarget } from '../../src/sip/resolver';
 import { SipRegistrationClient } from '../../src/sip/sip-registration-client';
 import type { TransactionLayer } from '../../src/sip/transaction-layer';
 import type { TransactionOutcome } from '../../src/sip/transaction-non-invite-client';
-import type { Destination } from '../../src/sip/transport/transport';
+import { TransportError, type Destination } from '../../src/sip/transport/transport';
 import { answerRequest } from '../support/sip-responses';
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
@@ -66,14 +66,25 @@ class ScriptedServer {
   }
 }
 
-/** The transaction layer, played: the servers by address; no answer ends in a timeout (Timer F). */
+/**
+ * The transaction layer, played: the servers by address; no answer ends in a timeout
+ * (Timer F). Once closed it refuses every transaction, as the real one does.
+ */
 class ScriptedLayer {
   readonly sent: { request: SipRequest; to: string }[] = [];
+  /** Called as each request goes out, before its answer is delivered. */
+  whenSent: (() => void) | undefined;
+  /** How many requests had been sent when close() was called. */
+  closedAfterSends: number | undefined;
 
   constructor(private readonly servers: ReadonlyMap<string, ScriptedServer>) {}
 
   send(request: SipRequest, destination: Destination): Promise<TransactionOutcome> {
+    if (this.closedAfterSends !== undefined) {
+      return Promise.resolve({ kind: 'transport-error', error: new TransportError('transaction layer is closing'), retransmissions: 0, requestSent: false });
+    }
     this.sent.push({ request, to: destination.host });
+    this.whenSent?.();
     const answer = this.servers.get(destination.host)?.answer(request);
     if (answer === undefined) return Promise.resolve({ kind: 'timeout', retransmissions: 10 });
     const wire = serializeSipMessage(request, formatVia('UDP', '192.0.2.1', 5060, newBranch())).toString();
@@ -83,6 +94,7 @@ class ScriptedLayer {
   }
 
   close(): Promise<void> {
+    this.closedAfterSends ??= this.sent.length;
     return Promise.resolve();
   }
 
@@ -208,4 +220,30 @@ describe('SIP registration client: digest credentials across a registration (SEM
       ]);
     });
   }
+});
+
+describe('SIP registration client: stopping (SPEC §1)', () => {
+  it('stopping while a challenge is on its way: the re-send with credentials still goes out, the outcome is the registrar\'s 200 (no made-up 408), then the layer closes', async () => {
+    const { client, layer, params } = setup();
+    let closing: Promise<void> | undefined;
+    layer.whenSent = () => (closing ??= client.close());
+    const dialog = client.newDialog();
+    const outcome = await client.register(dialog, params());
+    assert.deepEqual([outcome.code, outcome.reason, outcome.challenge], [200, 'OK', { code: 401, reason: 'Unauthorized' }]);
+    assert.deepEqual(layer.summary(dialog), ['50 REGISTER to 192.0.2.10, without credentials', '51 REGISTER to 192.0.2.10, with s1-nonce-1']);
+    await closing;
+    assert.equal(layer.closedAfterSends, 2, 'the layer closed once the request had ended');
+  });
+
+  it('a request that has sent nothing when stopping begins is never sent: it ends aborted, and so does one asked for afterwards', async () => {
+    const { client, layer, params } = setup();
+    const dialog = client.newDialog();
+    const resolving = client.register(dialog, params()); // its next hop is being resolved
+    const closing = client.close();
+    const aborted = { code: 0, reason: 'not sent: stopping', sent: false, retransmissions: 0, aborted: true };
+    assert.deepEqual(await resolving, aborted);
+    await closing;
+    assert.deepEqual(await client.unregister(dialog, params()), aborted);
+    assert.deepEqual([layer.sent.length, layer.closedAfterSends], [0, 0]);
+  });
 });
