@@ -69,7 +69,7 @@ export class Daemon {
     });
     this.client = client;
 
-    const store = new RegistrationStore(this.pool, ac.registrationsTable);
+    const store = new RegistrationStore(this.pool, ac.registrationsTable, { statementTimeoutMs: ac.dbWriteTimeout * 1000 });
     const saveContacts = ac.saveContacts && (await contactsColumnPresent(store, ac.registrationsTable));
     this.writer = new StatusWriter(store);
     const load = new RefreshLoad();

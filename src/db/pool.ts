@@ -8,7 +8,12 @@
  *   write path decides "no row yet → insert it" from that count, as SEMS does with
  *   mysql++'s FoundRowsOption; an update that rewrites identical values must not
  *   look like a missing row.
+ *
+ * A connection whose peer went silent (a firewall dropping its state, a frozen
+ * proxy) is noticed two ways: TCP keep-alive while it idles, and the status writer's
+ * deadline per statement (registration-store.ts).
  */
+import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connection as CoreConnection } from 'mysql2';
 import type { DbConnectionConfig } from '../config/agent-config';
@@ -24,6 +29,12 @@ export interface DbPoolOptions {
 }
 
 const log = logger('db');
+/**
+ * First keep-alive probe after this long without traffic (the OS default is 7200 s):
+ * keeps a firewall's state for the connection alive, and starts the probes that end
+ * a connection whose peer is gone (net.ipv4.tcp_keepalive_intvl × _probes later).
+ */
+const KEEP_ALIVE_DELAY_MS = 10_000;
 
 /** The driver options for a configuration; pure, so the flags can be checked without a server. */
 export function dbPoolOptions(config: DbConnectionConfig, options: DbPoolOptions = {}): mysql.PoolOptions {
@@ -42,7 +53,35 @@ export function dbPoolOptions(config: DbConnectionConfig, options: DbPoolOptions
     waitForConnections: true,
     queueLimit: 0,
     enableKeepAlive: true,
+    keepAliveInitialDelay: KEEP_ALIVE_DELAY_MS,
   };
+}
+
+/** mysql2 keeps the socket in `stream`, which its typings leave out. */
+function socketOf(connection: CoreConnection): Socket {
+  return (connection as unknown as { stream: Socket }).stream;
+}
+
+/**
+ * Drops a connection at once: the statement waiting on it fails with
+ * PROTOCOL_CONNECTION_LOST and the pool forgets it. A TCP reset, not a FIN: the kernel
+ * then discards what it still holds to send, instead of retransmitting a statement
+ * that was given up on into a network that comes back after its retry was written.
+ */
+function severSocket(connection: CoreConnection): void {
+  const socket = socketOf(connection);
+  if (socket.destroyed) return;
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy(); // a Unix socket has no reset
+  }
+}
+
+/** severSocket() for a connection taken from the pool. */
+export function severConnection(connection: mysql.PoolConnection): void {
+  // The promise wrapper's `connection` is the callback connection, whatever its typings say.
+  severSocket(connection.connection as unknown as CoreConnection);
 }
 
 export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions = {}): DbPool {
@@ -52,10 +91,10 @@ export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions 
   // unhandled error that ends the process. The statement that hits it is retried.
   pool.on('connection', (connection) => {
     connection.on('error', (err: unknown) => log.debug(`connection ${connection.threadId}: ${describeDbError(err)}`));
-    // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
-    // and concurrent status batches then deadlock on the inserts that follow.
     // The event hands over the callback connection, whatever the promise typings say.
     const core = connection as unknown as CoreConnection;
+    // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
+    // and concurrent status batches then deadlock on the inserts that follow.
     core.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => {
       if (err) log.warn(`cannot set READ COMMITTED on connection ${connection.threadId}: ${describeDbError(err)}`);
     });
