@@ -10,14 +10,15 @@
  *   look like a missing row.
  *
  * A connection whose peer went silent (a firewall dropping its state, a frozen
- * proxy) is noticed two ways: TCP keep-alive while it idles, and the status writer's
- * deadline per statement (registration-store.ts).
+ * proxy) is noticed three ways: TCP keep-alive while it idles, the status writer's
+ * deadline per statement (registration-store.ts), and endDbPool()'s at shutdown.
  */
 import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connection as CoreConnection } from 'mysql2';
 import type { DbConnectionConfig } from '../config/agent-config';
 import { logger } from '../log';
+import { settledWithin } from '../settled-within';
 import { describeDbError } from './db-errors';
 
 export type DbPool = mysql.Pool;
@@ -35,6 +36,8 @@ const log = logger('db');
  * a connection whose peer is gone (net.ipv4.tcp_keepalive_intvl × _probes later).
  */
 const KEEP_ALIVE_DELAY_MS = 10_000;
+/** The connections of each pool whose socket is open, for endDbPool(). */
+const openConnections = new WeakMap<DbPool, Set<CoreConnection>>();
 
 /** The driver options for a configuration; pure, so the flags can be checked without a server. */
 export function dbPoolOptions(config: DbConnectionConfig, options: DbPoolOptions = {}): mysql.PoolOptions {
@@ -84,8 +87,23 @@ export function severConnection(connection: mysql.PoolConnection): void {
   severSocket(connection.connection as unknown as CoreConnection);
 }
 
+/**
+ * pool.end(), which waits for every connection's QUIT, for at most `withinMs`; then
+ * the connections still open (a statement hung on them) are severed. Resolves how
+ * many were.
+ */
+export async function endDbPool(pool: DbPool, withinMs: number): Promise<number> {
+  const ended = await settledWithin(pool.end(), withinMs, (err) => log.debug(`closing the database pool: ${describeDbError(err)}`));
+  if (ended) return 0;
+  const open = [...(openConnections.get(pool) ?? [])];
+  open.forEach(severSocket);
+  return open.length;
+}
+
 export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions = {}): DbPool {
   const pool = mysql.createPool(dbPoolOptions(config, options));
+  const open = new Set<CoreConnection>();
+  openConnections.set(pool, open);
   // A pooled connection that dies while idle emits 'error'; the pool only listens
   // once, so a second emission (e.g. a write after the socket closed) would be an
   // unhandled error that ends the process. The statement that hits it is retried.
@@ -93,6 +111,8 @@ export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions 
     connection.on('error', (err: unknown) => log.debug(`connection ${connection.threadId}: ${describeDbError(err)}`));
     // The event hands over the callback connection, whatever the promise typings say.
     const core = connection as unknown as CoreConnection;
+    open.add(core);
+    socketOf(core).once('close', () => open.delete(core));
     // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
     // and concurrent status batches then deadlock on the inserts that follow.
     core.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => {

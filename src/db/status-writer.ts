@@ -271,6 +271,7 @@ export class StatusWriter {
       this.batchLimit = Math.min(this.batchSize, this.batchLimit * 2);
     } catch (err) {
       this.counters.errors++;
+      if (this.closed) return; // counted as not stored by close()
       if (isLockConflict(err) && this.lockRetries < MAX_IMMEDIATE_LOCK_RETRIES) {
         // A lost lock race is no outage: requeue and go again at once (bounded).
         this.lockRetries++;
@@ -294,6 +295,7 @@ export class StatusWriter {
         this.onStored(queued.write);
       } catch (err) {
         this.counters.errors++;
+        if (this.closed) return;
         if (isTransientDbError(err)) {
           this.retryLater(batch.slice(index), err);
           return;

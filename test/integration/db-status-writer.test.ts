@@ -1,7 +1,7 @@
 /** The status write queue under load and faults, against the real MariaDB. */
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { createDbPool, type DbPool } from '../../src/db/pool';
+import { createDbPool, endDbPool, type DbPool } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import { RegistrationStore } from '../../src/db/registration-store';
 import { StatusWriter } from '../../src/db/status-writer';
@@ -274,6 +274,19 @@ describe('db: status writer', function () {
       assert.equal(writer.stats().dropped, 0);
       assert.equal(warnings.length, 1, warnings.join('\n'));
       assert.match(warnings[0], new RegExp(`^\\[db\\] 50 write\\(s\\) in 'registrations': no reply from the database within ${DEADLINE_MS} ms; connection \\d+ closed, retrying on a new one$`));
+    });
+
+    it('ends the pool within its deadline when a statement hangs, severing that connection', async () => {
+      const activePool = pool as DbPool;
+      await activePool.query('SELECT 1');
+      assert.equal(proxy.freeze(), 1);
+      const hung = activePool.query('SELECT 1');
+      await sleep(50); // sent on the frozen connection
+      const started = performance.now();
+      assert.equal(await endDbPool(activePool, 300), 1);
+      pool = undefined;
+      assert.ok(performance.now() - started < 1000, `took ${performance.now() - started} ms`);
+      await assert.rejects(hung, { code: 'PROTOCOL_CONNECTION_LOST' });
     });
   });
 
