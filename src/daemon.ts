@@ -15,12 +15,13 @@ import { TimerQueue } from './agent/timer-queue';
 import { describeAccountKey, type AccountKey } from './agent/account';
 import type { AccountQuery } from './db/account-row';
 import { openAccountStream } from './db/account-source';
-import { createDbPool, type DbPool } from './db/pool';
+import { createDbPool, endDbPool, type DbPool } from './db/pool';
 import { RegistrationStore } from './db/registration-store';
 import { StatusWriter } from './db/status-writer';
 import { describeDbError } from './db/db-errors';
 import { DiRegistry } from './di';
 import { logger } from './log';
+import { settledWithin } from './settled-within';
 import { ControlPlane } from './control-plane';
 import { MetricsServer } from './rpc/metrics-server';
 import type { RegistrationClient } from './sip/registration-client';
@@ -36,6 +37,11 @@ const FLUSH_TIMEOUT_MS = 5000;
  * old row and is handled at the next start.
  */
 const SIP_DRAIN_MS = 3000;
+/**
+ * Database connections get this long to say goodbye (QUIT) at shutdown; then those
+ * left (a statement hung on a silent connection) are severed.
+ */
+const POOL_END_MS = 1000;
 
 export class Daemon {
   private pool?: DbPool;
@@ -70,7 +76,7 @@ export class Daemon {
     });
     this.client = client;
 
-    const store = new RegistrationStore(this.pool, ac.registrationsTable);
+    const store = new RegistrationStore(this.pool, ac.registrationsTable, { statementTimeoutMs: ac.dbWriteTimeout * 1000 });
     const saveContacts = ac.saveContacts && (await contactsColumnPresent(store, ac.registrationsTable));
     this.writer = new StatusWriter(store);
     const load = new RefreshLoad();
@@ -128,13 +134,16 @@ export class Daemon {
     await this.metrics?.stop();
     await this.controlPlane?.stop();
     this.agent?.stop();
-    if (this.client) await settleWithin(this.client.close(), SIP_DRAIN_MS);
+    if (this.client) await settledWithin(this.client.close(), SIP_DRAIN_MS, (err) => log.warn(`while stopping: ${(err as Error).message}`));
     if (this.writer) {
       const flushed = await this.writer.flush(FLUSH_TIMEOUT_MS);
       const left = this.writer.close();
       if (!flushed) log.error(`${left} status writes could not be stored before shutdown`);
     }
-    await this.pool?.end();
+    if (this.pool) {
+      const severed = await endDbPool(this.pool, POOL_END_MS);
+      if (severed > 0) log.warn(`${severed} database connection(s) did not close within ${POOL_END_MS} ms; dropped`);
+    }
   }
 
   /** SEMS refuses to load without its database; so do we, with the reason. */
@@ -164,14 +173,6 @@ export class Daemon {
     }
     log.info(`loaded ${agent.size} registrations in ${Math.round(performance.now() - started)} ms`);
   }
-}
-
-/** Waits for `work`, but no longer than `ms`. */
-async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([work.catch((err: Error) => log.warn(`while stopping: ${err.message}`)), deadline]);
-  clearTimeout(timer);
 }
 
 /** Errors of a socket that cannot be bound (taken, not an address of this host, privileged). */

@@ -52,6 +52,8 @@ export interface AgentConfig {
   errorRetryInterval: number;
   /** Extension: bound on REGISTER transactions in flight. */
   maxPendingTransactions: number;
+  /** Extension: seconds a status write statement may wait for its reply. */
+  dbWriteTimeout: number;
   /** Extension: TLS towards registrars. */
   tls: TlsClientConfig;
   /** Extension: Prometheus metrics port, 0 = off. */
@@ -139,6 +141,9 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
   const maxPendingTransactions = cfg.uint('max_pending_transactions', 1000);
   if (maxPendingTransactions < 1) fail(`'max_pending_transactions' must be at least 1`);
 
+  const dbWriteTimeout = cfg.uint('db_write_timeout', 30);
+  if (dbWriteTimeout < 1) fail(`'db_write_timeout' must be at least 1 second`);
+
   const metricsPort = cfg.uint('metrics_port', 0);
   if (metricsPort > 65535) fail(`'metrics_port' must be 0..65535, got ${metricsPort}`);
 
@@ -169,6 +174,7 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
     outboundProxy: cfg.string('outbound_proxy', ''),
     errorRetryInterval,
     maxPendingTransactions,
+    dbWriteTimeout,
     tls: {
       caFile: cfg.string('tls_ca_file') || undefined,
       certFile: cfg.string('tls_cert_file') || undefined,

@@ -8,11 +8,17 @@
  *   write path decides "no row yet → insert it" from that count, as SEMS does with
  *   mysql++'s FoundRowsOption; an update that rewrites identical values must not
  *   look like a missing row.
+ *
+ * A connection whose peer went silent (a firewall dropping its state, a frozen
+ * proxy) is noticed three ways: TCP keep-alive while it idles, the status writer's
+ * deadline per statement (registration-store.ts), and endDbPool()'s at shutdown.
  */
+import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connection as CoreConnection } from 'mysql2';
 import type { DbConnectionConfig } from '../config/agent-config';
 import { logger } from '../log';
+import { settledWithin } from '../settled-within';
 import { describeDbError } from './db-errors';
 
 export type DbPool = mysql.Pool;
@@ -24,6 +30,14 @@ export interface DbPoolOptions {
 }
 
 const log = logger('db');
+/**
+ * First keep-alive probe after this long without traffic (the OS default is 7200 s):
+ * keeps a firewall's state for the connection alive, and starts the probes that end
+ * a connection whose peer is gone (net.ipv4.tcp_keepalive_intvl × _probes later).
+ */
+const KEEP_ALIVE_DELAY_MS = 10_000;
+/** The connections of each pool whose socket is open, for endDbPool(). */
+const openConnections = new WeakMap<DbPool, Set<CoreConnection>>();
 
 /** The driver options for a configuration; pure, so the flags can be checked without a server. */
 export function dbPoolOptions(config: DbConnectionConfig, options: DbPoolOptions = {}): mysql.PoolOptions {
@@ -42,20 +56,65 @@ export function dbPoolOptions(config: DbConnectionConfig, options: DbPoolOptions
     waitForConnections: true,
     queueLimit: 0,
     enableKeepAlive: true,
+    keepAliveInitialDelay: KEEP_ALIVE_DELAY_MS,
   };
+}
+
+/** mysql2 keeps the socket in `stream`, which its typings leave out. */
+function socketOf(connection: CoreConnection): Socket {
+  return (connection as unknown as { stream: Socket }).stream;
+}
+
+/**
+ * Drops a connection at once: the statement waiting on it fails with
+ * PROTOCOL_CONNECTION_LOST and the pool forgets it. A TCP reset, not a FIN: the kernel
+ * then discards what it still holds to send, instead of retransmitting a statement
+ * that was given up on into a network that comes back after its retry was written.
+ */
+function severSocket(connection: CoreConnection): void {
+  const socket = socketOf(connection);
+  if (socket.destroyed) return;
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy(); // a Unix socket has no reset
+  }
+}
+
+/** severSocket() for a connection taken from the pool. */
+export function severConnection(connection: mysql.PoolConnection): void {
+  // The promise wrapper's `connection` is the callback connection, whatever its typings say.
+  severSocket(connection.connection as unknown as CoreConnection);
+}
+
+/**
+ * pool.end(), which waits for every connection's QUIT, for at most `withinMs`; then
+ * the connections still open (a statement hung on them) are severed. Resolves how
+ * many were.
+ */
+export async function endDbPool(pool: DbPool, withinMs: number): Promise<number> {
+  const ended = await settledWithin(pool.end(), withinMs, (err) => log.debug(`closing the database pool: ${describeDbError(err)}`));
+  if (ended) return 0;
+  const open = [...(openConnections.get(pool) ?? [])];
+  open.forEach(severSocket);
+  return open.length;
 }
 
 export function createDbPool(config: DbConnectionConfig, options: DbPoolOptions = {}): DbPool {
   const pool = mysql.createPool(dbPoolOptions(config, options));
+  const open = new Set<CoreConnection>();
+  openConnections.set(pool, open);
   // A pooled connection that dies while idle emits 'error'; the pool only listens
   // once, so a second emission (e.g. a write after the socket closed) would be an
   // unhandled error that ends the process. The statement that hits it is retried.
   pool.on('connection', (connection) => {
     connection.on('error', (err: unknown) => log.debug(`connection ${connection.threadId}: ${describeDbError(err)}`));
-    // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
-    // and concurrent status batches then deadlock on the inserts that follow.
     // The event hands over the callback connection, whatever the promise typings say.
     const core = connection as unknown as CoreConnection;
+    open.add(core);
+    socketOf(core).once('close', () => open.delete(core));
+    // REPEATABLE READ (InnoDB's default) takes gap locks when an UPDATE finds no row,
+    // and concurrent status batches then deadlock on the inserts that follow.
     core.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) => {
       if (err) log.warn(`cannot set READ COMMITTED on connection ${connection.threadId}: ${describeDbError(err)}`);
     });

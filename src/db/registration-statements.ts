@@ -8,7 +8,7 @@ import type { RegistrationUpdate } from './registration-update';
 
 export interface SqlStatement {
   sql: string;
-  params: (string | number)[];
+  params: (string | number | null)[];
 }
 
 /**

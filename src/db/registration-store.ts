@@ -5,6 +5,15 @@
  * values, DELETE by key), and so is every sequence of them: after a lost connection
  * the whole operation is simply run again on a new connection. Other errors reach
  * the caller. Queueing, coalescing and outages are status-writer.ts's job.
+ *
+ * Every statement has a deadline (statementTimeoutMs). A connection whose peer went
+ * silent would otherwise hold its operation forever: the driver sets no time limit,
+ * keep-alive does not apply while a statement waits, and TCP gives up only on data
+ * never acknowledged, after ~15 minutes (a stalled proxy acknowledges it). Past the
+ * deadline the connection is severed (pool.ts) and the operation fails as transient,
+ * so it runs again on a new one. A statement the server had already received (waiting
+ * for a lock, say) still runs there, or is rolled back with its transaction; either
+ * way first, as the retry queues behind it for the same rows.
  */
 import { performance } from 'node:perf_hooks';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2';
@@ -13,7 +22,7 @@ import { logger } from '../log';
 import { keyColumnOf, type AccountKey, type AccountType } from './account-key';
 import { withConnectionRetry } from './connection-retry';
 import type { PendingWrite } from './pending-write';
-import type { DbPool } from './pool';
+import { severConnection, type DbPool } from './pool';
 import {
   batchUpdateStatement, deleteStatement, existingKeysStatement, insertIfMissingStatement, insertKeysIfMissingStatement, updateShape,
   updateStatement, type KeyedUpdate, type SqlStatement,
@@ -31,7 +40,21 @@ export interface KeyedWrite {
 export interface RegistrationStoreOptions {
   /** Attempts per operation when the connection is lost. */
   connectionAttempts?: number;
+  /** Longest wait for a statement's reply before its connection is severed and the operation retried. */
+  statementTimeoutMs?: number;
   monotonicNow?: () => number;
+}
+
+/**
+ * A healthy database answers a status statement in milliseconds; one that is busy
+ * (a long table lock, InnoDB's 50 s lock wait) is not hurt by a retry after 30 s.
+ */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+
+/** No reply within the deadline: the connection was severed. Transient (db-errors.ts). */
+class StatementTimeoutError extends Error {
+  readonly code = 'PROTOCOL_SEQUENCE_TIMEOUT';
+  readonly fatal = true;
 }
 
 /** Runs one statement, built at the moment it runs (its time compensation counts until then). */
@@ -54,23 +77,40 @@ function insertsKeyFirst(write: PendingWrite): boolean {
   return write.ensure || (write.remove && write.update !== undefined);
 }
 
+const statement = (sql: string): (() => SqlStatement) => () => ({ sql, params: [] });
+const START_TRANSACTION = statement('START TRANSACTION');
+const COMMIT = statement('COMMIT');
+const ROLLBACK = statement('ROLLBACK');
+
 /**
  * Status writes go as text-protocol statements with the values escaped by mysql2, not
  * as server-side prepared statements: a batch's text changes with its size, and every
  * distinct text would stay prepared on each connection with its parameter metadata
  * (29 MB at 100 000 accounts, measured with a heap snapshot).
+ * A statement without a reply within `timeoutMs` is given up: `onTimeout` severs its connection.
  */
-function executeOn(db: Pick<mysql.Connection, 'query'>): Execute {
+function executeOn(connection: mysql.PoolConnection, timeoutMs: number, onTimeout: () => void): Execute {
   return async <T extends ResultSetHeader | RowDataPacket[]>(build: () => SqlStatement): Promise<T> => {
     const { sql, params } = build();
-    const [result] = await db.query<T>(sql, params);
-    return result;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        onTimeout();
+        reject(new StatementTimeoutError(`no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      const [result] = await Promise.race([connection.query<T>(sql, params), expired]);
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
 
 export class RegistrationStore {
   private readonly now: () => number;
-  private readonly autocommit: Execute;
+  private readonly statementTimeoutMs: number;
   /** What information_schema said about the table, by question. */
   private readonly tableFacts = new Map<string, Promise<boolean>>();
 
@@ -81,12 +121,12 @@ export class RegistrationStore {
     private readonly options: RegistrationStoreOptions = {},
   ) {
     this.now = options.monotonicNow ?? (() => performance.now());
-    this.autocommit = executeOn(pool);
+    this.statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   }
 
   /** Creates the key-only row unless one exists. Resolves true when it inserted. */
   insertIfMissing(key: AccountKey): Promise<boolean> {
-    return this.retried('insert', () => this.insertWith(this.autocommit, key));
+    return this.run('insert', (execute) => this.insertWith(execute, key));
   }
 
   /**
@@ -94,12 +134,12 @@ export class RegistrationStore {
    * FOUND_ROWS), the key is inserted and the update repeated, as SEMS does.
    */
   update(key: AccountKey, update: RegistrationUpdate): Promise<UpdateOutcome> {
-    return this.retried('update', () => this.updateWith(this.autocommit, key, update));
+    return this.run('update', (execute) => this.updateWith(execute, key, update));
   }
 
   /** Deletes the row. Resolves true when there was one. */
   remove(key: AccountKey): Promise<boolean> {
-    return this.retried('delete', () => this.removeWith(this.autocommit, key));
+    return this.run('delete', (execute) => this.removeWith(execute, key));
   }
 
   /**
@@ -108,7 +148,8 @@ export class RegistrationStore {
    * they need: what lets thousands of replies per second through.
    */
   applyAll(writes: readonly KeyedWrite[]): Promise<void> {
-    return this.retried(`${writes.length} write(s)`, async () => {
+    const what = `${writes.length} write(s)`;
+    return this.retried(what, async () => {
       // One lock order for every transaction: concurrent batches cannot deadlock on each other's rows.
       const sorted = [...writes].sort(byKey);
       const steps: Step[] = [];
@@ -124,24 +165,42 @@ export class RegistrationStore {
           for (const { key, write } of group) steps.push((execute) => this.applyWith(execute, key, write));
         }
       }
-      const [only] = steps;
-      if (steps.length === 1 && !rowByRow && only) {
-        await only(this.autocommit);
-        return;
-      }
-      const connection = await this.pool.getConnection();
-      try {
-        await connection.beginTransaction();
-        const execute = executeOn(connection);
+      await this.withConnection(what, async (execute) => {
+        const [only] = steps;
+        if (steps.length === 1 && !rowByRow && only) {
+          await only(execute); // autocommit
+          return;
+        }
+        await execute(START_TRANSACTION);
         for (const step of steps) await step(execute);
-        await connection.commit();
-      } catch (err) {
-        // A connection that cannot even roll back is broken: do not pool it again.
-        await connection.rollback().then(() => connection.release(), () => connection.destroy());
-        throw err;
-      }
-      connection.release();
+        await execute(COMMIT);
+      });
     });
+  }
+
+  /**
+   * Runs `work` on a pooled connection, each statement within the deadline. After a
+   * failure the connection is rolled back (a no-op outside a transaction) before it
+   * goes back to the pool; one that cannot even roll back, or was severed, is not pooled again.
+   */
+  private async withConnection<T>(what: string, work: (execute: Execute) => Promise<T>): Promise<T> {
+    const connection = await this.pool.getConnection();
+    let severed = false;
+    const execute = executeOn(connection, this.statementTimeoutMs, () => {
+      severed = true;
+      log.warn(`${what} in '${this.table}': no reply from the database within ${this.statementTimeoutMs} ms; ` +
+        `connection ${connection.threadId} closed, retrying on a new one`);
+      severConnection(connection);
+    });
+    try {
+      const result = await work(execute);
+      connection.release();
+      return result;
+    } catch (err) {
+      if (severed) connection.destroy();
+      else await execute(ROLLBACK).then(() => connection.release(), () => connection.destroy());
+      throw err;
+    }
   }
 
   /**
@@ -193,11 +252,11 @@ export class RegistrationStore {
   /** Whether the key column has a one-column unique index (README schema: the primary key). */
   private keyIsUnique(type: AccountType): Promise<boolean> {
     return this.tableFact(`unique ${type}`, async (schema, table) => {
-      const [rows] = await this.pool.execute<RowDataPacket[]>(
-        'SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) ' +
+      const rows = await this.lookUp(`index look-up`, {
+        sql: 'SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) ' +
           'AND TABLE_NAME = ? AND NON_UNIQUE = 0 GROUP BY INDEX_NAME HAVING COUNT(*) = 1 AND MAX(COLUMN_NAME) = ?',
-        [schema, table, keyColumnOf(type)],
-      );
+        params: [schema, table, keyColumnOf(type)],
+      });
       if (rows.length === 0) log.info(`'${this.table}' has no unique index on ${keyColumnOf(type)}: writing row by row`);
       return rows.length > 0;
     });
@@ -206,12 +265,17 @@ export class RegistrationStore {
   /** Whether the table has `column` (e.g. the optional contacts). */
   hasColumn(column: string): Promise<boolean> {
     return this.tableFact(`column ${column}`, async (schema, table) => {
-      const [rows] = await this.pool.execute<RowDataPacket[]>(
-        'SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?',
-        [schema, table, column],
-      );
+      const rows = await this.lookUp(`column look-up`, {
+        sql: 'SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = ?',
+        params: [schema, table, column],
+      });
       return rows.length > 0;
     });
+  }
+
+  /** One information_schema query, under the same deadline as the writes. */
+  private lookUp(what: string, query: SqlStatement): Promise<RowDataPacket[]> {
+    return this.withConnection(what, (execute) => execute<RowDataPacket[]>(() => query));
   }
 
   /** Asks information_schema once per question; a failed look-up is asked again next time rather than remembered. */
@@ -249,6 +313,11 @@ export class RegistrationStore {
 
   private async removeWith(execute: Execute, key: AccountKey): Promise<boolean> {
     return (await execute(() => deleteStatement(this.table, key))).affectedRows > 0;
+  }
+
+  /** One statement sequence on one connection, run again on another after a lost connection. */
+  private run<T>(what: string, work: (execute: Execute) => Promise<T>): Promise<T> {
+    return this.retried(what, () => this.withConnection(what, work));
   }
 
   private retried<T>(what: string, run: () => Promise<T>): Promise<T> {

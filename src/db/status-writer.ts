@@ -12,7 +12,9 @@
  *   batch short of full waits until `lingerMs` after the previous short one began (a
  *   single record when the writer is idle is written at once): a statement costs far
  *   more than a row, on both sides. A backlog of full batches gets up to
- *   `concurrency` batches in flight over the pool. After a
+ *   `concurrency` batches in flight over the pool. A batch in flight for longer
+ *   than `slowBatchMs` is not a round trip worth waiting for (a hung connection, until
+ *   the statement deadline severs it): the queue goes out beside it. After a
  *   transient failure batches shrink (halving, down to one record) and grow back
  *   with each success, so a flaky connection still lets small writes through.
  * - Outages: a batch that fails with a transient error (connection refused or lost,
@@ -42,6 +44,8 @@ export interface StatusWriterOptions {
   batchSize?: number;
   /** Least time between two batches short of batchSize (0: no wait). */
   lingerMs?: number;
+  /** A batch in flight this long no longer holds back a queue shorter than a batch. */
+  slowBatchMs?: number;
   /** Backoff while the database is unreachable: first delay, doubling up to max. */
   retryDelayMs?: { initial: number; max: number };
   monotonicNow?: () => number;
@@ -81,6 +85,8 @@ const MAX_IMMEDIATE_LOCK_RETRIES = 5;
  * record from 20 to 12 µs here and from 14 to 6 µs in MariaDB (`make bench-db`).
  */
 export const DEFAULT_LINGER_MS = 10;
+/** Far above a healthy round trip (~1 ms at a mass start, more for a full batch under load). */
+const DEFAULT_SLOW_BATCH_MS = 1000;
 
 export class StatusWriter {
   private readonly queued = new Map<string, QueuedWrite>();
@@ -89,9 +95,12 @@ export class StatusWriter {
   private readonly concurrency: number;
   private readonly batchSize: number;
   private readonly lingerMs: number;
+  private readonly slowBatchMs: number;
   private readonly retryDelay: { initial: number; max: number };
   private readonly now: () => number;
   private batchesInFlight = 0;
+  /** Batches in flight for less than slowBatchMs. */
+  private promptBatches = 0;
   /** Current batch size: batchSize, smaller after transient failures. */
   private batchLimit: number;
   private nextRetryDelay: number;
@@ -112,6 +121,7 @@ export class StatusWriter {
     this.batchSize = Math.max(1, options.batchSize ?? 100);
     this.batchLimit = this.batchSize;
     this.lingerMs = Math.max(0, options.lingerMs ?? DEFAULT_LINGER_MS);
+    this.slowBatchMs = Math.max(0, options.slowBatchMs ?? DEFAULT_SLOW_BATCH_MS);
     this.retryDelay = options.retryDelayMs ?? { initial: 250, max: 10_000 };
     this.nextRetryDelay = this.retryDelay.initial;
     this.now = options.monotonicNow ?? (() => performance.now());
@@ -190,17 +200,33 @@ export class StatusWriter {
     });
   }
 
+  /**
+   * Starts the batches that may go now. What bounds them: at most `concurrency` in
+   * flight (connections held), prompt or slow; each account in at most one; and a
+   * slow one lasts at most connectionAttempts × the statement deadline before it
+   * fails and its records are queued again.
+   */
   private pump(): void {
     while (!this.closed && !this.retryTimer && this.batchesInFlight < this.concurrency) {
       // A second batch in parallel only for a backlog: otherwise what arrives during
       // one batch's round trip goes together in the next, instead of a statement per
-      // record at a steady reply rate.
-      if (this.queued.size === 0 || (this.batchesInFlight > 0 && this.queued.size < this.batchLimit)) return;
+      // record at a steady reply rate. A slow batch does not count: the accounts
+      // behind a hung connection must not hold up everyone else's writes.
+      if (this.queued.size === 0 || (this.promptBatches > 0 && this.queued.size < this.batchLimit)) return;
       if (this.queued.size < this.batchLimit && this.lingering()) return;
       const batch = this.takeBatch();
       if (batch.length === 0) return;
       this.batchesInFlight++;
+      this.promptBatches++;
+      let prompt = true;
+      const slow = setTimeout(() => {
+        prompt = false;
+        this.promptBatches--;
+        this.pump();
+      }, this.slowBatchMs).unref();
       void this.store(batch).finally(() => {
+        clearTimeout(slow);
+        if (prompt) this.promptBatches--;
         this.batchesInFlight--;
         for (const queued of batch) this.inFlight.delete(queued.id);
         if (this.isIdle()) for (const waiter of [...this.idleWaiters]) waiter();
@@ -245,6 +271,7 @@ export class StatusWriter {
       this.batchLimit = Math.min(this.batchSize, this.batchLimit * 2);
     } catch (err) {
       this.counters.errors++;
+      if (this.closed) return; // counted as not stored by close()
       if (isLockConflict(err) && this.lockRetries < MAX_IMMEDIATE_LOCK_RETRIES) {
         // A lost lock race is no outage: requeue and go again at once (bounded).
         this.lockRetries++;
@@ -268,6 +295,7 @@ export class StatusWriter {
         this.onStored(queued.write);
       } catch (err) {
         this.counters.errors++;
+        if (this.closed) return;
         if (isTransientDbError(err)) {
           this.retryLater(batch.slice(index), err);
           return;

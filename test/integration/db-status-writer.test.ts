@@ -1,11 +1,13 @@
 /** The status write queue under load and faults, against the real MariaDB. */
 import assert from 'node:assert/strict';
-import { createDbPool, type DbPool } from '../../src/db/pool';
+import { performance } from 'node:perf_hooks';
+import { createDbPool, endDbPool, type DbPool } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import { RegistrationStore } from '../../src/db/registration-store';
 import { StatusWriter } from '../../src/db/status-writer';
-import { logThrough, logToStderr } from '../../src/log';
+import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/log';
 import { createTestDatabase, startMariadbProxy, type MariadbProxy, type RegistrationRow as Row, type TestDatabase } from '../support/mariadb';
+import { waitUntil } from '../support/peer-process';
 
 const subscriber = (id: number) => ({ type: 'subscriber' as const, id });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -218,6 +220,73 @@ describe('db: status writer', function () {
       outageWriter.insertIfMissing(subscriber(2));
       assert.equal(await outageWriter.flush(300), false);
       assert.equal(outageWriter.close(), 2);
+    });
+  });
+
+  describe('when a connection stops answering', () => {
+    const DEADLINE_MS = 1500;
+    let proxy: MariadbProxy;
+    let savedLevel: LogLevel;
+    const warnings: string[] = [];
+    beforeEach(async () => {
+      proxy = await startMariadbProxy();
+      pool = createDbPool(proxy.configFor(db), { connectionLimit: 4, connectTimeoutMs: 2000 });
+      savedLevel = getLogLevel();
+      setLogLevel(LogLevel.Warn);
+      warnings.length = 0;
+      logThrough((level, line) => {
+        if (level === LogLevel.Warn) warnings.push(line);
+      });
+    });
+    afterEach(async () => {
+      logToStderr();
+      setLogLevel(savedLevel);
+      await proxy.close();
+    });
+
+    it('gives a hung batch up at the statement deadline and writes it on a new connection, in order, while the other accounts are written beside it', async () => {
+      const store = new RegistrationStore(pool as DbPool, 'registrations', { statementTimeoutMs: DEADLINE_MS });
+      writer = new StatusWriter(store, { concurrency: 4, retryDelayMs: FAST_RETRY, slowBatchMs: 200 });
+      writer.insertIfMissing(subscriber(1000));
+      assert.equal(await writer.flush(5000), true);
+      assert.equal(proxy.freeze(), 1, 'the pool\'s one connection is frozen');
+      const frozenAt = performance.now();
+      for (let id = 1; id <= 50; id++) writer.update(subscriber(id), { lastCode: 100, lastReason: 'first', status: RegistrationStatus.Pending });
+      await sleep(50); // that batch is now waiting on the frozen connection
+      for (let id = 1; id <= 50; id++) writer.update(subscriber(id), { lastCode: 200, lastReason: 'second', status: RegistrationStatus.Active });
+      writer.remove(subscriber(7));
+      writer.update(subscriber(7), { lastCode: 408, lastReason: 'Timeout', status: RegistrationStatus.Failed });
+      for (let id = 51; id <= 60; id++) writer.update(subscriber(id), { lastCode: 200, lastReason: 'beside' });
+
+      const othersStored = await waitUntil(async () => (await rows()).filter((r) => r.last_reason === 'beside').length === 10, DEADLINE_MS);
+      assert.ok(othersStored, 'the accounts behind the hung batch were written before its deadline');
+      assert.ok(performance.now() - frozenAt < DEADLINE_MS);
+      assert.equal((await rows()).filter((r) => r.subscriber_id <= 50).length, 0, 'the hung batch has not landed yet');
+
+      assert.equal(await writer.flush(10_000), true);
+      assert.ok(performance.now() - frozenAt >= DEADLINE_MS, 'the hung batch waited for the deadline');
+      const stored = await rows();
+      assert.equal(stored.length, 61);
+      for (const row of stored.filter((r) => r.subscriber_id <= 50)) {
+        const expected = row.subscriber_id === 7 ? [408, 'Timeout', RegistrationStatus.Failed] : [200, 'second', RegistrationStatus.Active];
+        assert.deepEqual([row.last_code, row.last_reason, row.registration_status], expected, `account ${row.subscriber_id}`);
+      }
+      assert.equal(writer.stats().dropped, 0);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], new RegExp(`^\\[db\\] 50 write\\(s\\) in 'registrations': no reply from the database within ${DEADLINE_MS} ms; connection \\d+ closed, retrying on a new one$`));
+    });
+
+    it('ends the pool within its deadline when a statement hangs, severing that connection', async () => {
+      const activePool = pool as DbPool;
+      await activePool.query('SELECT 1');
+      assert.equal(proxy.freeze(), 1);
+      const hung = activePool.query('SELECT 1');
+      await sleep(50); // sent on the frozen connection
+      const started = performance.now();
+      assert.equal(await endDbPool(activePool, 300), 1);
+      pool = undefined;
+      assert.ok(performance.now() - started < 1000, `took ${performance.now() - started} ms`);
+      await assert.rejects(hung, { code: 'PROTOCOL_CONNECTION_LOST' });
     });
   });
 

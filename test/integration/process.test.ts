@@ -9,8 +9,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createTestDatabase, type TestDatabase } from '../support/mariadb';
+import { createTestDatabase, startMariadbProxy, type TestDatabase } from '../support/mariadb';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
+import { waitUntil } from '../support/peer-process';
+import { answerRequest } from '../support/sip-responses';
+import { parseSipMessage } from '../support/sip-message';
 
 const run = promisify(execFile);
 const MAIN = path.resolve(__dirname, '../../src/main.js');
@@ -170,6 +173,49 @@ describe('the db-reg-agent process', function () {
       assert.equal(exited, 'running', daemon.log().slice(-1000));
     } finally {
       peer.close();
+    }
+  });
+
+  it('stops on SIGTERM with exit 0 within the stop limit while status writes hang on a frozen database connection', async () => {
+    const accounts = 50;
+    const proxy = await startMariadbProxy();
+    const registrar = createSocket('udp4');
+    /** The first REGISTER of each account (by Call-ID), with where it came from. */
+    const registers = new Map<string, { text: string; port: number }>();
+    registrar.on('message', (data, from) => {
+      const text = data.toString('latin1');
+      const callId = parseSipMessage(text).header('Call-ID') ?? '';
+      if (!registers.has(callId)) registers.set(callId, { text, port: from.port });
+    });
+    try {
+      await new Promise<void>((resolve) => registrar.bind(0, '127.0.0.1', resolve));
+      await db.query('DELETE FROM subscribers');
+      await db.query('DELETE FROM registrations');
+      await db.insert('subscribers', Array.from({ length: accounts }, (_, i) => ({
+        subscriber_id: i + 1, user: `u${i + 1}`, pass: 'pw', realm: `127.0.0.1:${registrar.address().port}`, contact: '',
+      })));
+      daemon = await startDaemon({ db: proxy.configFor(db) });
+      await daemon.waitForLog(/running/);
+      assert.ok(await waitUntil(() => registers.size === accounts, 10_000), `${registers.size} REGISTERs`);
+      assert.ok(await waitUntil(async () => (await db.query('SELECT 1 FROM registrations')).length === accounts, 10_000));
+      assert.ok(proxy.freeze() > 0);
+      // Each answer is a status write, sent on a connection that no longer answers.
+      for (const { text, port } of registers.values()) registrar.send(answerRequest(text, 403, 'Forbidden'), port, '127.0.0.1');
+      await daemon.waitForLog(/403/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const started = Date.now();
+      daemon.process.kill('SIGTERM');
+      assert.equal(await daemon.exited(), 0, daemon.log().slice(-2000));
+      const took = Date.now() - started;
+      assert.ok(took < 10_000, `stopped after ${took} ms (the stop limit is 10 s)`);
+      assert.match(daemon.log(), /status writer closed with [1-9]\d* registration status record\(s\) not stored/);
+      assert.match(daemon.log(), /database connection\(s\) did not close within 1000 ms; dropped/);
+    } finally {
+      registrar.close();
+      await proxy.close();
+      await db.query('DELETE FROM subscribers');
+      await db.query('DELETE FROM registrations');
     }
   });
 

@@ -116,7 +116,7 @@ export async function createTestDatabase(options: { schema?: TestSchema } = {}):
   };
 }
 
-/** A TCP proxy on loopback in front of MariaDB that a test can cut and restore. */
+/** A TCP proxy on loopback in front of MariaDB that a test can cut, restore or freeze. */
 export interface MariadbProxy {
   port: number;
   /** `db.config` routed through the proxy. */
@@ -124,11 +124,19 @@ export interface MariadbProxy {
   /** Closes every proxied connection and refuses new ones (they are reset at once). */
   cut(): void;
   restore(): void;
+  /**
+   * Stops forwarding on every connection open now, in both directions, but keeps
+   * their sockets open: a peer gone silent (a stalled middlebox, a dropped route).
+   * New connections pass. Returns how many were frozen.
+   */
+  freeze(): number;
   close(): Promise<void>;
 }
 
 export async function startMariadbProxy(): Promise<MariadbProxy> {
   const sockets = new Set<net.Socket>();
+  /** Each open client socket with the upstream it is piped to. */
+  const pairs = new Map<net.Socket, net.Socket>();
   let isCut = false;
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
@@ -144,7 +152,11 @@ export async function startMariadbProxy(): Promise<MariadbProxy> {
     const upstream = net.connect(MARIADB_ROOT.port, MARIADB_ROOT.host);
     track(upstream);
     client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
+    pairs.set(client, upstream);
+    client.on('close', () => {
+      pairs.delete(client);
+      upstream.destroy();
+    });
     upstream.on('close', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -158,6 +170,17 @@ export async function startMariadbProxy(): Promise<MariadbProxy> {
     },
     restore() {
       isCut = false;
+    },
+    freeze() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      const frozen = pairs.size;
+      pairs.clear();
+      return frozen;
     },
     close() {
       for (const socket of sockets) socket.destroy();

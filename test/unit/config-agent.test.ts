@@ -38,6 +38,7 @@ describe('db_reg_agent.conf', () => {
     assert.equal(c.outboundProxy, '');
     assert.equal(c.errorRetryInterval, 300);
     assert.equal(c.maxPendingTransactions, 1000);
+    assert.equal(c.dbWriteTimeout, 30);
     assert.deepEqual(c.tls, { caFile: undefined, certFile: undefined, keyFile: undefined, verifyCert: true });
     assert.equal(c.metricsPort, 0);
   });
@@ -51,7 +52,7 @@ describe('db_reg_agent.conf', () => {
       'save_auth_replies=yes', 'db_read_contact=yes', 'contact_hostport=10.0.0.1:5080',
       'username_with_domain=yes', 'outbound_proxy=sip:10.0.0.2:5070', 'error_retry_interval=60',
       'joined_query_peerings="select 2"', 'max_pending_transactions=50', 'tls_ca_file=/ca.pem',
-      'tls_verify_cert=no', 'metrics_port=9100',
+      'tls_verify_cert=no', 'metrics_port=9100', 'db_write_timeout=5',
     ].join('\n'));
     assert.equal(c.db.host, 'db.example');
     assert.equal(c.db.port, 3307);
@@ -71,6 +72,7 @@ describe('db_reg_agent.conf', () => {
     assert.equal(c.errorRetryInterval, 60);
     assert.equal(c.peeringsQuery, 'select 2');
     assert.equal(c.maxPendingTransactions, 50);
+    assert.equal(c.dbWriteTimeout, 5);
     assert.equal(c.tls.caFile, '/ca.pem');
     assert.equal(c.tls.verifyCert, false);
     assert.equal(c.metricsPort, 9100);
@@ -172,5 +174,6 @@ describe('db_reg_agent.conf', () => {
       rejects('registrations_table="regs; drop table x"', /'registrations_table' must be a table name/);
     });
     it('max_pending_transactions 0', () => rejects('max_pending_transactions=0', /'max_pending_transactions'/));
+    it('db_write_timeout 0', () => rejects('db_write_timeout=0', /'db_write_timeout' must be at least 1 second/));
   });
 });

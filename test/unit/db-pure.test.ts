@@ -210,10 +210,11 @@ describe('db: pure functions', () => {
     assert.equal(isTransientDbError(new Error('boom')), false);
   });
 
-  it('configures the driver for strings as dates and matched-row counts', () => {
+  it('configures the driver for strings as dates, matched-row counts and keep-alive probes after 10 s', () => {
     const options = dbPoolOptions({ host: 'h', port: 3307, user: 'u', password: 'p', database: 'd' });
     assert.equal(options.dateStrings, true);
     assert.deepEqual(options.flags, ['FOUND_ROWS']);
+    assert.deepEqual([options.enableKeepAlive, options.keepAliveInitialDelay], [true, 10_000]);
     const socket = dbPoolOptions({ host: 'localhost', port: 3306, socketPath: '/run/mysqld/mysqld.sock', user: 'u', password: 'p', database: 'd' });
     assert.equal(socket.socketPath, '/run/mysqld/mysqld.sock');
     assert.equal(socket.host, undefined);

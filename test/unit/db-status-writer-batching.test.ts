@@ -74,6 +74,26 @@ describe('StatusWriter batching', () => {
     assert.equal(await writer.flush(1000), true);
   });
 
+  it('writes a short queue beside a batch in flight for longer than slowBatchMs, keeping its accounts\' records back', async () => {
+    const target = new HeldTarget();
+    const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10, lingerMs: 0, slowBatchMs: 100 });
+    writer.update(subscriber(1), ok);
+    await turn();
+    writer.update(subscriber(1), { lastCode: 408, lastReason: 'Timeout' });
+    writer.update(subscriber(2), ok);
+    await turn();
+    assert.deepEqual(target.batches, [[1]], 'held back while the batch in flight may still be a round trip');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(target.batches, [[1], [2]], 'account 1\'s newer record waits for its batch in flight');
+    target.release();
+    target.release();
+    await turn();
+    await turn();
+    assert.deepEqual(target.batches, [[1], [2], [1]]);
+    target.release();
+    assert.equal(await writer.flush(1000), true);
+  });
+
   it('writes a backlog of at least a batch in parallel batches, up to the concurrency', async () => {
     const target = new HeldTarget();
     const writer = new StatusWriter(target, { concurrency: 3, batchSize: 10 });
