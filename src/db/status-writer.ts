@@ -111,6 +111,8 @@ export class StatusWriter {
   private pumpScheduled = false;
   private lockRetries = 0;
   private closed = false;
+  /** Records that came after close() (replies arriving after the shutdown's drain): logged once, then counted. */
+  private lateRecords = 0;
   private readonly counters = {
     written: 0, coalesced: 0, errors: 0, dropped: 0, dbAvailable: true,
     latencyMs: { count: 0, sum: 0, max: 0, last: 0 },
@@ -179,7 +181,9 @@ export class StatusWriter {
 
   private enqueue(key: AccountKey, operation: WriteOperation): void {
     if (this.closed) {
-      log.warn(`status writer closed: ${operation.kind} of ${key.type} ${key.id} not stored`);
+      // One line, not one per account: a slow registrar answering thousands at shutdown would flood the log.
+      if (this.lateRecords++ === 0) log.warn(`status writer closed: ${operation.kind} of ${key.type} ${key.id} not stored (later ones only at debug level)`);
+      else log.debug(`status writer closed: ${operation.kind} of ${key.type} ${key.id} not stored`);
       return;
     }
     const id = accountKeyString(key);

@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { KeyedWrite } from '../../src/db/registration-store';
 import { StatusWriter, type RegistrationWriteTarget } from '../../src/db/status-writer';
+import { getLogLevel, logThrough, logToStderr, setLogLevel, LogLevel } from '../../src/log';
 
 class HeldTarget implements RegistrationWriteTarget {
   readonly table = 'registrations';
@@ -31,6 +32,24 @@ const subscriber = (id: number): { type: 'subscriber'; id: number } => ({ type: 
 const ok = { lastCode: 200, lastReason: 'OK' };
 
 describe('StatusWriter batching', () => {
+  it('after close(), records are not written and only the first one is logged above debug level', () => {
+    const target = new HeldTarget();
+    const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10, lingerMs: 0 });
+    const saved = getLogLevel();
+    const lines: string[] = [];
+    logThrough((_level, line) => lines.push(line));
+    setLogLevel(LogLevel.Info);
+    try {
+      writer.close();
+      for (let id = 1; id <= 500; id++) writer.update(subscriber(id), ok);
+    } finally {
+      setLogLevel(saved);
+      logToStderr();
+    }
+    assert.deepEqual(lines, ['[db] status writer closed: update of subscriber 1 not stored (later ones only at debug level)']);
+    assert.deepEqual(target.batches, []);
+  });
+
   it('writes a lone record at once, and what arrives during its round trip together in the next batch', async () => {
     const target = new HeldTarget();
     const writer = new StatusWriter(target, { concurrency: 4, batchSize: 10, lingerMs: 0 });
