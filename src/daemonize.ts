@@ -33,7 +33,8 @@ export function isBackgroundProcess(): boolean {
  * `keepStderr` (stderr=yes): the background process logs to our stderr instead of nowhere.
  */
 export async function detach(keepStderr: boolean): Promise<never> {
-  const child = spawn(process.execPath, process.argv.slice(1), {
+  // node's own options too (e.g. --heap-growing-percent): the background process is the daemon.
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     detached: true,
     stdio: ['ignore', 'ignore', keepStderr ? 'inherit' : 'ignore', 'ipc'],
     env: { ...process.env, [DAEMONIZED_ENV]: '1' },

@@ -144,21 +144,26 @@ export interface Logger {
 
 /** Longest message written; values from the database or RPC callers can be any size. */
 export const MAX_LOG_MESSAGE = 4096;
+// C0, DEL, C1 (terminal escapes such as CSI) and the Unicode line and paragraph separators.
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
 const CONTROL_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapedCode(code: number): string {
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
 
 /**
  * One log entry is one line: control characters in a message (a user name with a line
- * break, from the database or an RPC caller) are written as \n, \r, \t or \xHH, so no
+ * break, from the database or an RPC caller) are written as \n, \r, \t, \xHH or \uHHHH, so no
  * value can forge a line of its own; and a message longer than MAX_LOG_MESSAGE is cut.
  */
 export function oneLine(msg: string): string {
   const cut = msg.length > MAX_LOG_MESSAGE ? `${msg.slice(0, MAX_LOG_MESSAGE)}… (${msg.length - MAX_LOG_MESSAGE} more characters)` : msg;
   if (!CONTROL_CHARACTER.test(cut)) return cut;
-  return cut.replace(CONTROL_CHARACTERS, (c) => CONTROL_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return cut.replace(CONTROL_CHARACTERS, (c) => CONTROL_ESCAPES[c] ?? escapedCode(c.charCodeAt(0)));
 }
 
 /** A logger whose lines carry the component name, like SEMS's `[module]` prefix. */

@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 export interface RunAs {
   uid?: number;
   gid?: number;
+  /** The user's primary group, when the system knows the user (the group used without -g). */
+  userGid?: number;
 }
 
 /** A requested user or group and where it was given (`-u`, `daemon_uid`, …) for messages. */
@@ -25,20 +27,44 @@ export class PrivilegeError extends Error {
 
 /** As SEMS: a number is taken as an id; a name goes through the system's databases. */
 export function resolveRunAs(user: Requested | undefined, group: Requested | undefined): RunAs {
+  const entry = user && passwdEntry(user);
   return {
-    uid: user && resolveId('passwd', 'user', user),
+    uid: user && (entry ? entry.uid : resolveId('passwd', 'user', user)),
     gid: group && resolveId('group', 'group', group),
+    userGid: entry?.gid,
   };
 }
 
-/** After the sockets are bound (SPEC §1): group first, while we still may. */
+/**
+ * After the sockets are bound (SPEC §1): the groups first, while we still may. Root's
+ * supplementary groups (gid 0 among them) are replaced by the user's own (initgroups),
+ * and without -g the user's primary group is taken instead of keeping root's.
+ */
 export function dropPrivileges(runAs: RunAs): void {
+  const gid = runAs.gid ?? runAs.userGid;
   try {
-    if (runAs.gid !== undefined) process.setgid?.(runAs.gid);
+    if (runAs.uid !== undefined && runAs.userGid !== undefined) (process as WithInitgroups).initgroups?.(runAs.uid, gid ?? runAs.userGid);
+    else if (gid !== undefined || runAs.uid !== undefined) process.setgroups?.(gid === undefined ? [] : [gid]);
+    if (gid !== undefined) process.setgid?.(gid);
     if (runAs.uid !== undefined) process.setuid?.(runAs.uid);
   } catch (err) {
-    throw new Error(`cannot switch to uid ${runAs.uid ?? '-'} gid ${runAs.gid ?? '-'}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot switch to uid ${runAs.uid ?? '-'} gid ${gid ?? '-'}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Node has process.initgroups on POSIX systems; @types/node does not declare it. */
+type WithInitgroups = NodeJS.Process & { initgroups?: (user: number | string, extraGroup: number | string) => void };
+
+/** The user's uid and primary gid; undefined for a number the system does not know (SEMS takes any number). */
+function passwdEntry(user: Requested): { uid: number; gid: number } | undefined {
+  let entry: string;
+  try {
+    entry = execFileSync('getent', ['passwd', user.value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined; // resolveId gives the message (or takes the number)
+  }
+  const [, , uid, gid] = entry.split(':');
+  return uid !== undefined && gid !== undefined && /^\d+$/.test(uid) && /^\d+$/.test(gid) ? { uid: Number(uid), gid: Number(gid) } : undefined;
 }
 
 function resolveId(database: 'passwd' | 'group', what: string, requested: Requested): number {

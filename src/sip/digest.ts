@@ -228,8 +228,8 @@ interface RememberedChallenge extends DigestChallenge {
 }
 
 /**
- * Realms, opaque values and algorithm names: the same few texts for many registrations.
- * Bounded, so per-challenge values (an opaque that changes) cannot grow it.
+ * Realms and algorithm names: the same few texts for many registrations. Bounded; opaque
+ * values stay out (a registrar may send a new one per challenge and fill the table).
  */
 const challengeTexts = new TextInterner(1024);
 
@@ -243,7 +243,7 @@ function remembered(status: ChallengeStatus, challenge: DigestChallenge, nc: num
   return {
     realm: challengeTexts.of(detached(realm)),
     nonce: detached(nonce),
-    opaque: opaque === undefined ? undefined : challengeTexts.of(detached(opaque)),
+    opaque: opaque === undefined ? undefined : detached(opaque), // may change per challenge: not for the shared table
     algorithm,
     algorithmAsReceived: algorithmAsReceived === undefined ? undefined : challengeTexts.of(algorithmAsReceived),
     qop,

@@ -238,6 +238,15 @@ describe('the db-reg-agent process', function () {
     return uid;
   }
 
+  /** Its real gid and supplementary groups (read after uidOf saw it leave root: the groups change first). */
+  function groupsOf(pid: number | undefined): { gid: string; groups: string[] } {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return {
+      gid: /^Gid:\s+(\d+)/m.exec(status)?.[1] ?? '',
+      groups: (/^Groups:[ \t]*(.*)$/m.exec(status)?.[1] ?? '').trim().split(/\s+/).filter(Boolean),
+    };
+  }
+
   it('runs as the -u user after binding its sockets; -u / -g win over daemon_uid / daemon_gid', async () => {
     assert.equal(process.getuid?.(), 0, 'this test needs root (CI and the dev machines run as root)');
     daemon = await startDaemon({
@@ -247,6 +256,20 @@ describe('the db-reg-agent process', function () {
     });
     await daemon.waitForLog(/running/);
     assert.equal(await uidOf(daemon.process.pid), (await run('id', ['-u', 'nobody'])).stdout.trim());
+    const nogroup = (await run('getent', ['group', 'nogroup'])).stdout.split(':')[2];
+    const { gid, groups } = groupsOf(daemon.process.pid);
+    assert.equal(gid, nogroup);
+    assert.ok(!groups.includes('0'), `root's group is dropped: Groups: ${groups.join(' ')}`);
+  });
+
+  it("-u alone takes the user's primary group and its own groups, not root's", async () => {
+    assert.equal(process.getuid?.(), 0, 'this test needs root (CI and the dev machines run as root)');
+    daemon = await startDaemon({ db: db.config, extraArgs: ['-u', 'nobody'] });
+    await daemon.waitForLog(/running/);
+    assert.equal(await uidOf(daemon.process.pid), (await run('id', ['-u', 'nobody'])).stdout.trim());
+    const { gid, groups } = groupsOf(daemon.process.pid);
+    assert.equal(gid, (await run('id', ['-g', 'nobody'])).stdout.trim());
+    assert.ok(!groups.includes('0'), `root's group is dropped: Groups: ${groups.join(' ')}`);
   });
 
   it('runs as daemon_uid / daemon_gid of sems.conf without -u / -g', async () => {

@@ -77,6 +77,7 @@ describe('logging', () => {
   it('writes every message as one line: control characters escaped, the length capped', () => {
     assert.equal(oneLine('plain text'), 'plain text');
     assert.equal(oneLine('evil\n2026-01-01 ERROR: [db] forged\r\x00\x1b[31m\t'), 'evil\\n2026-01-01 ERROR: [db] forged\\r\\x00\\x1b[31m\\t');
+    assert.equal(oneLine('a\u0085b\u009b31mc\u2028d\u2029e\u00e9'), 'a\\x85b\\x9b31mc\\u2028d\\u2029e\u00e9');
     const long = oneLine('x'.repeat(MAX_LOG_MESSAGE + 500));
     assert.equal(long, `${'x'.repeat(MAX_LOG_MESSAGE)}… (500 more characters)`);
     const lines: string[] = [];

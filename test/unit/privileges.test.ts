@@ -6,9 +6,11 @@ const idOf = (...args: string[]): number => Number(execFileSync('id', args, { en
 
 describe('user and group to run as (-u / -g, daemon_uid / daemon_gid)', () => {
   it('looks names up in the system databases and takes numbers as ids, like SEMS', () => {
-    assert.deepEqual(resolveRunAs({ value: 'nobody', from: '-u' }, { value: 'root', from: '-g' }), { uid: idOf('-u', 'nobody'), gid: 0 });
-    assert.deepEqual(resolveRunAs({ value: '4321', from: '-u' }, { value: '99', from: '-g' }), { uid: 4321, gid: 99 });
-    assert.deepEqual(resolveRunAs(undefined, undefined), { uid: undefined, gid: undefined });
+    assert.deepEqual(resolveRunAs({ value: 'nobody', from: '-u' }, { value: 'root', from: '-g' }), {
+      uid: idOf('-u', 'nobody'), gid: 0, userGid: idOf('-g', 'nobody'),
+    });
+    assert.deepEqual(resolveRunAs({ value: '4321', from: '-u' }, { value: '99', from: '-g' }), { uid: 4321, gid: 99, userGid: undefined });
+    assert.deepEqual(resolveRunAs(undefined, undefined), { uid: undefined, gid: undefined, userGid: undefined });
   });
 
   it('names the flag or key of an unknown user or group', () => {
