@@ -42,6 +42,18 @@ const SIP_DRAIN_MS = 3000;
  * left (a statement hung on a silent connection) are severed.
  */
 const POOL_END_MS = 1000;
+/**
+ * The RPC servers' requests in progress at shutdown: their answers are immediate (the
+ * create/update/refresh/remove calls only queue work), so a request still open after
+ * this is a stuck client.
+ */
+const RPC_STOP_GRACE_MS = 1000;
+/**
+ * All of stop() within this, whatever hangs (a silent registrar, a frozen database
+ * connection, an idle RPC client): below main.ts's limit, after which the process
+ * exits 1 without the orderly end. Each step gets its own time or what is left.
+ */
+const STOP_BUDGET_MS = 8000;
 
 export class Daemon {
   private pool?: DbPool;
@@ -131,18 +143,24 @@ export class Daemon {
 
   /** Reverse order; bindings stay registered (SPEC §1: that makes restarts seamless). */
   async stop(): Promise<void> {
+    const deadline = performance.now() + STOP_BUDGET_MS;
+    /** A step's own time, or what is left of the budget once `reserveMs` is kept for later steps. */
+    const within = (ms: number, reserveMs = 0): number => Math.max(0, Math.min(ms, deadline - reserveMs - performance.now()));
     await this.metrics?.stop();
-    await this.controlPlane?.stop();
+    await this.controlPlane?.stop(RPC_STOP_GRACE_MS);
     this.agent?.stop();
-    if (this.client) await settledWithin(this.client.close(), SIP_DRAIN_MS, (err) => log.warn(`while stopping: ${(err as Error).message}`));
+    if (this.client) {
+      await settledWithin(this.client.close(), within(SIP_DRAIN_MS, POOL_END_MS), (err) => log.warn(`while stopping: ${(err as Error).message}`));
+    }
     if (this.writer) {
-      const flushed = await this.writer.flush(FLUSH_TIMEOUT_MS);
+      const flushed = await this.writer.flush(within(FLUSH_TIMEOUT_MS, POOL_END_MS));
       const left = this.writer.close();
       if (!flushed) log.error(`${left} status writes could not be stored before shutdown`);
     }
     if (this.pool) {
-      const severed = await endDbPool(this.pool, POOL_END_MS);
-      if (severed > 0) log.warn(`${severed} database connection(s) did not close within ${POOL_END_MS} ms; dropped`);
+      const poolMs = Math.max(100, within(POOL_END_MS));
+      const severed = await endDbPool(this.pool, poolMs);
+      if (severed > 0) log.warn(`${severed} database connection(s) did not close within ${poolMs} ms; dropped`);
     }
   }
 
