@@ -77,6 +77,13 @@ export interface AgentParts {
 
 export class RegistrationAgent implements RegistrationControl {
   private readonly registry = new Map<AccountKey, Registration>();
+  /**
+   * Accounts per status (index = RegStatus) and in flight, kept as they change: getStatistics
+   * and /metrics are asked often (the benchmarks poll it 4 times a second), and a count over
+   * the registry took 324 ms of a 50 000-account mass start in a CPU profile.
+   */
+  private readonly countByStatus = [0, 0, 0, 0, 0, 0];
+  private inFlightCount = 0;
   private readonly windows = new Map<string, CongestionWindow<Registration>>();
   private readonly transactions = new TransactionStats();
   /** Realms and reason phrases: a few distinct values shared by many accounts. */
@@ -154,19 +161,15 @@ export class RegistrationAgent implements RegistrationControl {
   }
 
   statistics(): Record<string, DiValue> {
-    const byStatus: Record<string, number> = { '0': 0, '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
-    let inFlight = 0;
-    for (const reg of this.registry.values()) {
-      byStatus[String(reg.status)] = (byStatus[String(reg.status)] ?? 0) + 1;
-      if (reg.inFlight) inFlight++;
-    }
+    const byStatus: Record<string, number> = {};
+    this.countByStatus.forEach((count, status) => (byStatus[String(status)] = count));
     return {
       registrations: this.registry.size,
       by_status: byStatus,
       sent: this.transactions.sentTotals(),
       replies: this.transactions.outcomeTotals(),
       transactions: this.transactions.snapshot(),
-      in_flight: inFlight,
+      in_flight: this.inFlightCount,
       ratelimit_queue: this.parts.rateLimiter.queueLength,
       window_queue: [...this.windows.values()].reduce((n, w) => n + w.queued, 0),
       timers: this.parts.timers.size,
@@ -242,6 +245,7 @@ export class RegistrationAgent implements RegistrationControl {
       lastCode: 0, lastReason: '', grantedExpires: 0, contacts: '',
     };
     this.registry.set(reg.key, reg);
+    this.countByStatus[status]++;
     // Checked first: at a mass start this runs per account, and the line would be built for nothing.
     if (log.enabled(LogLevel.Debug)) {
       log.debug(`${type} ${id}: ${data.user}@${data.realm} password ${redact(data.password)} status ${status}`);
@@ -251,7 +255,18 @@ export class RegistrationAgent implements RegistrationControl {
 
   private forget(key: AccountKey): void {
     this.parts.timers.cancel(key);
+    const reg = this.registry.get(key);
+    if (!reg) return;
+    this.countByStatus[reg.status]--;
+    if (reg.inFlight) this.inFlightCount--;
     this.registry.delete(key);
+  }
+
+  /** Only for an account in the registry (the counts are the registry's). */
+  private setStatus(reg: Registration, status: RegStatus): void {
+    this.countByStatus[reg.status]--;
+    this.countByStatus[status]++;
+    reg.status = status;
   }
 
   private schedule(reg: Registration, dueAt: number, op: Operation): void {
@@ -322,6 +337,7 @@ export class RegistrationAgent implements RegistrationControl {
     }
     reg.wanted = null;
     reg.inFlight = true;
+    this.inFlightCount++;
     const params = registrationParams(reg.data, this.settings.rules);
     const dialog = reg.dialog;
     const sentAt = this.parts.clock.now();
@@ -342,9 +358,11 @@ export class RegistrationAgent implements RegistrationControl {
   }
 
   private onOutcome(reg: Registration, op: Operation, outcome: RegistrationOutcome, sentAt: number): void {
+    const registered = this.registry.get(reg.key) === reg;
+    if (registered) this.inFlightCount--; // else forget() has taken it off the counts
     reg.inFlight = false;
     if (!outcome.aborted) this.transactions.finished(op, outcome.code, (this.parts.clock.now() - sentAt) / 1000);
-    if (this.registry.get(reg.key) !== reg) return; // replaced or removed meanwhile (SEMS: unknown ltag)
+    if (!registered) return; // replaced or removed meanwhile (SEMS: unknown ltag)
     const t = transition(op, outcome, this.settings.policy);
     const key = { type: reg.type, id: reg.id };
     for (const w of t.writes) {
@@ -352,7 +370,7 @@ export class RegistrationAgent implements RegistrationControl {
         this.parts.writer.remove(key);
       } else if (w.kind === 'update') {
         this.parts.writer.update(key, w.update);
-        if (w.update.status !== undefined) reg.status = w.update.status;
+        if (w.update.status !== undefined) this.setStatus(reg, w.update.status);
         reg.lastCode = w.update.lastCode;
         reg.lastReason = this.commonText.of(w.update.lastReason);
         if (w.update.contacts !== undefined) reg.contacts = w.update.contacts;
@@ -363,7 +381,7 @@ export class RegistrationAgent implements RegistrationControl {
     switch (t.next.kind) {
       case 'forget':
         if (reg.wanted === null) this.forget(reg.key);
-        else reg.status = RegStatus.Inactive; // re-requested while de-registering
+        else this.setStatus(reg, RegStatus.Inactive); // re-requested while de-registering
         break;
       case 'refresh':
         reg.grantedExpires = t.next.grantedExpires;

@@ -364,6 +364,62 @@ describe('RegistrationAgent', () => {
     assert.deepEqual(s.sent, { REGISTER: 2, deREGISTER: 0 });
   });
 
+  it('statistics keep their per-status and in-flight counts right through create, replace, update, remove and restore (recounted after every step)', async () => {
+    const { clock, client, agent } = setup({ settings: { policy: { ...SETTINGS.policy, deleteRemovedRegistrations: false } } });
+    const ids = [1, 2, 3, 4, 5, 6, 7, 8];
+    const recount = (): { byStatus: Record<string, number>; inFlight: number } => {
+      const byStatus: Record<string, number> = { '0': 0, '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+      let inFlight = 0;
+      for (const type of ['subscriber', 'peering'] as const) {
+        for (const id of ids) {
+          const d = agent.describe(type, id);
+          if (!d) continue;
+          byStatus[String(d.status)] = (byStatus[String(d.status)] ?? 0) + 1;
+          inFlight += Number(d.in_flight);
+        }
+      }
+      return { byStatus, inFlight };
+    };
+    const check = (step: string): void => {
+      const s = agent.statistics();
+      assert.deepEqual({ byStatus: s.by_status, inFlight: s.in_flight }, recount(), step);
+    };
+    const answerAll = async (o: Partial<RegistrationOutcome>): Promise<void> => {
+      for (const r of client.sent.splice(0)) r.answer(o);
+      await settle();
+    };
+    agent.create('subscriber', 1, ALICE);
+    agent.create('subscriber', 2, ALICE);
+    agent.create('peering', 1, ALICE);
+    check('three created, in flight');
+    agent.create('subscriber', 2, { ...ALICE, user: 'other' });
+    check('one replaced while in flight');
+    await answerAll({ grantedExpires: 3600 });
+    check('answered 200');
+    agent.restore(row(3, RegStatus.Active, { lastRegistration: -10, expiry: 3590 }), clock.now());
+    agent.restore(row(4, RegStatus.Removed), clock.now());
+    agent.restore(row(5, RegStatus.ToBeRemoved), clock.now());
+    agent.restore(row(6, RegStatus.Failed), clock.now());
+    agent.restore(row(6, RegStatus.Inactive), clock.now());
+    check('restored, one row twice');
+    await answerAll({ code: 403, reason: 'Forbidden' });
+    check('403 to the restored requests');
+    agent.update('subscriber', 1, { ...ALICE, password: 'new' });
+    agent.remove('subscriber', 3);
+    agent.remove('peering', 1);
+    check('update and removes in flight');
+    await answerAll({});
+    check('de-registered (kept as REMOVED) and re-registered');
+    agent.create('subscriber', 7, ALICE);
+    agent.remove('subscriber', 7);
+    await answerAll({});
+    await answerAll({});
+    check('created then removed at once');
+    agent.update('subscriber', 8, ALICE);
+    await answerAll({ code: 408, reason: 'Timeout' });
+    check('update of an unknown id creates it; no answer');
+  });
+
   it('statistics time each transaction from sending to its final outcome, per method', async () => {
     const { clock, client, agent } = setup();
     agent.create('subscriber', 1, ALICE);
