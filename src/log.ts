@@ -146,8 +146,6 @@ export interface Logger {
 export const MAX_LOG_MESSAGE = 4096;
 // C0, DEL, C1 (terminal escapes such as CSI) and the Unicode line and paragraph separators.
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
-// eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
 const CONTROL_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -162,7 +160,7 @@ function escapedCode(code: number): string {
  */
 export function oneLine(msg: string): string {
   const cut = msg.length > MAX_LOG_MESSAGE ? `${msg.slice(0, MAX_LOG_MESSAGE)}… (${msg.length - MAX_LOG_MESSAGE} more characters)` : msg;
-  if (!CONTROL_CHARACTER.test(cut)) return cut;
+  if (cut.search(CONTROL_CHARACTERS) < 0) return cut; // search() ignores the g flag's lastIndex
   return cut.replace(CONTROL_CHARACTERS, (c) => CONTROL_ESCAPES[c] ?? escapedCode(c.charCodeAt(0)));
 }
 

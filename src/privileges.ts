@@ -27,11 +27,12 @@ export class PrivilegeError extends Error {
 
 /** As SEMS: a number is taken as an id; a name goes through the system's databases. */
 export function resolveRunAs(user: Requested | undefined, group: Requested | undefined): RunAs {
-  const entry = user && passwdEntry(user);
+  const passwd = user && lookUp('passwd', 'user', user);
+  const groupEntry = group && lookUp('group', 'group', group);
   return {
-    uid: user && (entry ? entry.uid : resolveId('passwd', 'user', user)),
-    gid: group && resolveId('group', 'group', group),
-    userGid: entry?.gid,
+    uid: user && (passwd ? idField(passwd, 2, 'passwd', user) : Number(user.value)),
+    gid: group && (groupEntry ? idField(groupEntry, 2, 'group', group) : Number(group.value)),
+    userGid: user && passwd ? idField(passwd, 3, 'passwd', user) : undefined,
   };
 }
 
@@ -43,7 +44,7 @@ export function resolveRunAs(user: Requested | undefined, group: Requested | und
 export function dropPrivileges(runAs: RunAs): void {
   const gid = runAs.gid ?? runAs.userGid;
   try {
-    if (runAs.uid !== undefined && runAs.userGid !== undefined) (process as WithInitgroups).initgroups?.(runAs.uid, gid ?? runAs.userGid);
+    if (runAs.uid !== undefined && runAs.userGid !== undefined && gid !== undefined) (process as WithInitgroups).initgroups?.(runAs.uid, gid);
     else if (gid !== undefined || runAs.uid !== undefined) process.setgroups?.(gid === undefined ? [] : [gid]);
     if (gid !== undefined) process.setgid?.(gid);
     if (runAs.uid !== undefined) process.setuid?.(runAs.uid);
@@ -55,31 +56,25 @@ export function dropPrivileges(runAs: RunAs): void {
 /** Node has process.initgroups on POSIX systems; @types/node does not declare it. */
 type WithInitgroups = NodeJS.Process & { initgroups?: (user: number | string, extraGroup: number | string) => void };
 
-/** The user's uid and primary gid; undefined for a number the system does not know (SEMS takes any number). */
-function passwdEntry(user: Requested): { uid: number; gid: number } | undefined {
-  let entry: string;
-  try {
-    entry = execFileSync('getent', ['passwd', user.value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined; // resolveId gives the message (or takes the number)
-  }
-  const [, , uid, gid] = entry.split(':');
-  return uid !== undefined && gid !== undefined && /^\d+$/.test(uid) && /^\d+$/.test(gid) ? { uid: Number(uid), gid: Number(gid) } : undefined;
-}
-
-function resolveId(database: 'passwd' | 'group', what: string, requested: Requested): number {
+/**
+ * The entry's fields (name:password:id:…), looked up with getent rather than read from
+ * /etc/passwd, so users from LDAP or other NSS sources count too. undefined for a number
+ * the system does not know: SEMS takes any number as an id.
+ */
+function lookUp(database: 'passwd' | 'group', what: string, requested: Requested): string[] | undefined {
   const { value, from } = requested;
-  if (/^\d+$/.test(value)) return Number(value);
-  // getent rather than reading /etc/passwd: users from LDAP or other NSS sources count too.
-  let entry: string;
   try {
-    entry = execFileSync('getent', [database, value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return execFileSync('getent', [database, value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':');
   } catch (err) {
+    if (/^\d+$/.test(value)) return undefined;
     const e = err as NodeJS.ErrnoException & { status?: number };
     if (e.status === 2) throw new PrivilegeError(`${from}: unknown ${what} '${value}'`);
     throw new PrivilegeError(`${from}: cannot look up ${what} '${value}': ${e.message}`);
   }
-  const id = entry.split(':')[2];
-  if (id === undefined || !/^\d+$/.test(id)) throw new PrivilegeError(`${from}: unreadable ${database} entry for '${value}'`);
+}
+
+function idField(fields: string[], index: number, database: string, requested: Requested): number {
+  const id = fields[index];
+  if (id === undefined || !/^\d+$/.test(id)) throw new PrivilegeError(`${requested.from}: unreadable ${database} entry for '${requested.value}'`);
   return Number(id);
 }
