@@ -22,7 +22,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { setLogLevel } from '../src/log';
+import { setLogLevel } from '../src/process/log';
 import type { RegistrationDialog, RegistrationParams } from '../src/sip/registration-client';
 import { startKamailio, type KamailioHandle } from '../test/support/kamailio';
 import { openTestClient, passwordOf, type TestClient } from '../test/support/sip-client';

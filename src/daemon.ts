@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DaemonConfig } from './config/load';
-import { systemClock } from './clock';
+import { systemClock } from './core/clock';
 import { DbRegAgentDi } from './agent/di-interface';
 import { createRateLimiter } from './agent/rate-limiter';
 import { RefreshLoad } from './agent/refresh-load';
@@ -19,10 +19,10 @@ import { createDbPool, endDbPool, type DbPool } from './db/pool';
 import { RegistrationStore } from './db/registration-store';
 import { StatusWriter } from './db/status-writer';
 import { describeDbError } from './db/db-errors';
-import { DiRegistry } from './di';
-import { logger } from './log';
-import { settledWithin } from './settled-within';
-import { ControlPlane } from './control-plane';
+import { DiRegistry } from './core/di';
+import { logger } from './process/log';
+import { settledWithin } from './core/settled-within';
+import { ControlPlane } from './control-plane/control-plane';
 import { MetricsServer } from './rpc/metrics-server';
 import type { RegistrationClient } from './sip/registration-client';
 import { createSipRegistrationClient } from './sip/sip-registration-client';

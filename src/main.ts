@@ -3,20 +3,17 @@
  * Process entry: command line, configuration, logging, daemon mode, pid file,
  * privileges and signals (SPEC §1). Everything else is started by `Daemon`.
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
-import { parseCommandLine, USAGE, UsageError, type CommandLine } from './config/command-line';
 import { loadConfig, type DaemonConfig } from './config/load';
 import { ConfigError } from './config/reader';
 import { VERSION, type SemsConfig } from './config/sems-config';
 import { Daemon } from './daemon';
-import { detach, isBackgroundProcess, reportRunning, reportStartFailure } from './daemonize';
-import { applyHeapPolicy } from './heap-policy';
-import { closeSyslog, logger, logToStderr, logToSyslog, setLogLevel } from './log';
-import { dropPrivileges, PrivilegeError, resolveRunAs, type Requested, type RunAs } from './privileges';
+import {
+  applyHeapPolicy, closeSyslog, detach, dropPrivileges, handleSignals, isBackgroundProcess, logger, logToStderr,
+  logToSyslog, orderlyStop, parseCommandLine, PrivilegeError, reportRunning, reportStartFailure, resolveRunAs,
+  setLogLevel, UsageError, USAGE, writePidFile, type CommandLine, type Requested, type RunAs,
+} from './process';
 
 const log = logger('main');
-/** An orderly stop that takes longer than this is cut short. */
-const STOP_TIMEOUT_MS = 10_000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`db-reg-agent: ${message}\n`);
@@ -53,21 +50,6 @@ function readRunAs(cli: CommandLine, sems: SemsConfig): RunAs {
     if (err instanceof PrivilegeError) fail(err.message, 1);
     throw err;
   }
-}
-
-function writePidFile(path: string): () => void {
-  try {
-    writeFileSync(path, `${process.pid}\n`);
-  } catch (err) {
-    throw new Error(`cannot write pid file '${path}': ${(err as Error).message}`, { cause: err });
-  }
-  return () => {
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone: nothing to clean up
-    }
-  };
 }
 
 /** Before anything runs: the one line goes to the log and to a parent waiting in daemon mode. */
@@ -110,33 +92,8 @@ async function main(): Promise<void> {
     await refuseToStart((err as Error).message);
   }
   const daemon = new Daemon(config);
-  let stopping = false;
-  const stop = (why: string, code: number): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${why}: stopping`);
-    const timer = setTimeout(() => {
-      log.error(`orderly stop took longer than ${STOP_TIMEOUT_MS} ms; exiting`);
-      removePidFile();
-      process.exit(code || 1);
-    }, STOP_TIMEOUT_MS);
-    timer.unref();
-    daemon
-      .stop()
-      .catch((err: Error) => log.error(`error while stopping: ${err.message}`))
-      .finally(() => {
-        removePidFile();
-        log.info('stopped');
-        // syslog lines still in the pipe to `logger` must not be lost.
-        void closeSyslog().finally(() => process.exit(code));
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM', 0));
-  process.on('SIGINT', () => stop('SIGINT', 0));
-  process.on('uncaughtException', (err) => {
-    log.error(`internal error: ${err.stack ?? err.message}`);
-    stop('internal error', 1);
-  });
+  const stop = orderlyStop(daemon, () => removePidFile());
+  handleSignals(stop);
 
   log.info(`db-reg-agent ${VERSION} starting (config ${cli.configFile})`);
   try {

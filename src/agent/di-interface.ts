@@ -5,8 +5,8 @@
  * Both argument forms are accepted: the upstream README's (4–5 and 1) and the
  * sipwise fork's (7 and 2), so scripts written for either work (SPEC §8).
  */
-import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiInterface, type DiValue } from '../di';
-import { logger } from '../log';
+import { DiArgCountError, DiNotImplementedError, DiTypeError, type DiInterface, type DiValue } from '../core/di';
+import { logger } from '../process/log';
 import type { AccountData, AccountType } from './account';
 
 const log = logger('db_reg_agent');

@@ -13,8 +13,8 @@
  * is complete; nothing polls.
  */
 import type { RateLimitConfig } from '../config/agent-config';
-import { logger } from '../log';
-import { MAX_TIMER_DELAY_MS, type Clock, type TimerHandle } from '../clock';
+import { logger } from '../process/log';
+import { MAX_TIMER_DELAY_MS, type Clock, type TimerHandle } from '../core/clock';
 import { Fifo } from './fifo';
 
 export type RateLimitedAction = () => void;

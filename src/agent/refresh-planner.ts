@@ -17,7 +17,7 @@
  * Windows are clamped to the present: what lies in the past cannot be planned, and a
  * window that is wholly past means "refresh now".
  */
-import type { Clock } from '../clock';
+import type { Clock } from '../core/clock';
 import { secondOf, type RefreshLoad } from './refresh-load';
 
 export interface RefreshIntervals {

@@ -10,21 +10,21 @@
  */
 import type { AccountRow } from '../db/account-row';
 import type { StatusWriter } from '../db/status-writer';
-import type { DiValue } from '../di';
-import { LogLevel, logger, redact } from '../log';
+import type { DiValue } from '../core/di';
+import { LogLevel, logger, redact } from '../process/log';
 import type { RegistrationClient, RegistrationDialog, RegistrationOutcome } from '../sip/registration-client';
 import {
   accountKey, identityChanged, needsReregister, registrationParams,
   type AccountData, type AccountKey, type AccountType, type IdentityRules,
 } from './account';
-import type { Clock } from '../clock';
+import type { Clock } from '../core/clock';
 import { CongestionWindow, type TransactionSignal } from './congestion-window';
 import type { RegistrationControl } from './di-interface';
 import type { RateLimiter } from './rate-limiter';
 import type { RefreshPlanner } from './refresh-planner';
 import { RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
 import type { TimerQueue } from './timer-queue';
-import { TextInterner } from '../text-interner';
+import { TextInterner } from '../core/text-interner';
 import { TransactionStats } from './transaction-stats';
 
 const log = logger('db_reg_agent');

@@ -7,8 +7,8 @@
  * The clock timer always points at the earliest entry and is re-armed only when that
  * moment changes. Due times are absolute, so late wake-ups never shift later entries.
  */
-import { logger } from '../log';
-import { delayUntil, type Clock, type TimerHandle } from '../clock';
+import { logger } from '../process/log';
+import { delayUntil, type Clock, type TimerHandle } from '../core/clock';
 
 /**
  * Called with the entry's key, so that one function can serve every entry: a closure

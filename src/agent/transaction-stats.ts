@@ -5,7 +5,7 @@
  * histogram) so that percentiles can be computed outside the process from
  * getStatistics alone, at O(1) memory whatever the request rate.
  */
-import type { DiValue } from '../di';
+import type { DiValue } from '../core/di';
 import type { Operation } from './status-transitions';
 
 /**

@@ -6,7 +6,7 @@ import { networkInterfaces } from 'node:os';
 import type { ConfigWarn } from './agent-config';
 import { addressOf } from './net-address';
 import { ConfigError, pluginConfigFolder, type ConfigFile } from './reader';
-import { LOG_LEVEL_NAMES, parseLogLevel, SYSLOG_FACILITIES } from '../log';
+import { LOG_LEVEL_NAMES, parseLogLevel, SYSLOG_FACILITIES } from '../process/log';
 
 export const VERSION = '0.1.0';
 export const DEFAULT_SIGNATURE = `db-reg-agent ${VERSION}`;

@@ -10,7 +10,7 @@
  */
 import type { Connection as CoreConnection, FieldPacket } from 'mysql2';
 import type { Readable } from 'node:stream';
-import { logger } from '../log';
+import { logger } from '../process/log';
 import { locateAccountColumns, toAccountRow, AccountQueryError, type AccountQuery, type AccountRow, type ColumnPositions } from './account-row';
 import { readDbClock, type DbClock } from './db-clock';
 import { keyColumnOf } from './account-key';

@@ -6,7 +6,7 @@
  * because the connection died after the server applied it but before the reply
  * arrived — must leave the same rows (see registration-store.ts).
  */
-import type { Logger } from '../log';
+import type { Logger } from '../process/log';
 import { describeDbError, isTransientDbError } from './db-errors';
 
 export interface ConnectionRetryOptions {

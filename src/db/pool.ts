@@ -17,8 +17,8 @@ import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connection as CoreConnection } from 'mysql2';
 import type { DbConnectionConfig } from '../config/agent-config';
-import { logger } from '../log';
-import { settledWithin } from '../settled-within';
+import { logger } from '../process/log';
+import { settledWithin } from '../core/settled-within';
 import { describeDbError } from './db-errors';
 
 export type DbPool = mysql.Pool;

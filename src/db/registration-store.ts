@@ -18,7 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import type mysql from 'mysql2/promise';
-import { logger } from '../log';
+import { logger } from '../process/log';
 import { keyColumnOf, type AccountKey, type AccountType } from './account-key';
 import { withConnectionRetry } from './connection-retry';
 import type { PendingWrite } from './pending-write';

@@ -28,7 +28,7 @@
  *   reply, not of the write (registration-statements.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { logger } from '../log';
+import { logger } from '../process/log';
 import { accountKeyString, type AccountKey } from './account-key';
 import { describeDbError, isLockConflict, isTransientDbError, isUnstorableText } from './db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from './pending-write';

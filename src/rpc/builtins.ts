@@ -10,8 +10,8 @@
  * JSON-RPC (JsonRPCServer.cpp, method `core.<name>`): `calls` → [int],
  * `get_loglevel` → [int], `set_loglevel` → null; anything else is -32601.
  */
-import { DiArgCountError, DiTypeError, type DiValue } from '../di';
-import { getLogLevel, setLogLevel, type Logger } from '../log';
+import { DiArgCountError, DiTypeError, type DiValue } from '../core/di';
+import { getLogLevel, setLogLevel, type Logger } from '../process/log';
 import { XMLRPC_TYPE_ERROR, XmlRpcFault, jsonRpcErrors } from './faults';
 
 /** Process-wide switches the built-ins read and write (SEMS keeps them in AmConfig). */

@@ -5,8 +5,8 @@
  * SIP passwords into the log. Here every secret is replaced before printing, at every
  * level: positional secrets of known functions, and struct members that look like one.
  */
-import { redact } from '../log';
-import { isDiStruct, type DiValue } from '../di';
+import { redact } from '../process/log';
+import { isDiStruct, type DiValue } from '../core/di';
 
 /** Argument positions holding a password, by `interface.function`. */
 const SECRET_POSITIONS: Readonly<Record<string, readonly number[]>> = {

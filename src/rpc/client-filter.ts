@@ -5,7 +5,7 @@
  * (`::ffff:127.0.0.1`, what a dual-stack listener reports) and the reverse.
  */
 import { BlockList, isIP, type Server, type Socket } from 'node:net';
-import type { Logger } from '../log';
+import type { Logger } from '../process/log';
 
 export class ClientFilter {
   private constructor(private readonly rules: BlockList | undefined) {}

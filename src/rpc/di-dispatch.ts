@@ -4,8 +4,8 @@
  * secrets. Failures propagate as the DI error classes; each server maps them to its
  * own wire format (faults.ts).
  */
-import type { DiRegistry, DiValue } from '../di';
-import type { Logger } from '../log';
+import type { DiRegistry, DiValue } from '../core/di';
+import type { Logger } from '../process/log';
 import { printArgsForLog, printForLog } from './call-log';
 import { DiFactoryNotFoundError } from './faults';
 

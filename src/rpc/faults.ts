@@ -5,7 +5,7 @@
  * (XMLRPC2DI.cpp, and -1 from its bundled xmlrpc++ library), the JSON-RPC ones from
  * the jsonrpc module (JsonRPCServer.cpp), including its `data` member.
  */
-import { DiArgCountError, DiNotImplementedError, DiTypeError } from '../di';
+import { DiArgCountError, DiNotImplementedError, DiTypeError } from '../core/di';
 
 /** The DI interface named in a call is not registered (SEMS: getFactory4Di → NULL). */
 export class DiFactoryNotFoundError extends Error {

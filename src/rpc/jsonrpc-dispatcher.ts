@@ -8,8 +8,8 @@
  * (no `id` member) are executed and not answered; SEMS answers them with `"id": ""`.
  * Batches (arrays) are answered with an array, which SEMS does not support at all.
  */
-import { DiArgCountError, DiTypeError, type DiRegistry, type DiValue } from '../di';
-import type { Logger } from '../log';
+import { DiArgCountError, DiTypeError, type DiRegistry, type DiValue } from '../core/di';
+import type { Logger } from '../process/log';
 import { runJsonRpcCoreMethod } from './builtins';
 import { invokeDi, type DiCallLogging } from './di-dispatch';
 import { isUnexpectedFailure, jsonRpcErrorFor, jsonRpcErrors, type JsonRpcErrorObject } from './faults';

@@ -9,8 +9,8 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { JsonRpcConfig } from '../config/rpc-config';
-import type { DiRegistry } from '../di';
-import { logger } from '../log';
+import type { DiRegistry } from '../core/di';
+import { logger } from '../process/log';
 import { ClientFilter, refuseDisallowedClients } from './client-filter';
 import { jsonRpcErrors } from './faults';
 import { JsonRpcDispatcher, errorReply } from './jsonrpc-dispatcher';

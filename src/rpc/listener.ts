@@ -3,7 +3,7 @@
  * net.Server).
  */
 import type { AddressInfo, Server } from 'node:net';
-import type { Logger } from '../log';
+import type { Logger } from '../process/log';
 
 /**
  * Listens on host:port ('' = all addresses); rejects if the address cannot be bound,

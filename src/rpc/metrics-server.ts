@@ -5,8 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DiRegistry } from '../di';
-import { logger } from '../log';
+import type { DiRegistry } from '../core/di';
+import { logger } from '../process/log';
 import { listen } from './listener';
 import { DaemonMetrics, readEngineFigures, type WriterFigures } from './metrics';
 

@@ -7,7 +7,7 @@
  * derived from it, so the figures of one scrape agree with each other.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { isDiStruct, type DiValue } from '../di';
+import { isDiStruct, type DiValue } from '../core/di';
 
 export const METRIC_PREFIX = 'db_reg_agent_';
 

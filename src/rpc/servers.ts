@@ -3,7 +3,7 @@
  * DiRegistry, stop them in order at shutdown.
  */
 import { DEFAULT_STOP_GRACE_MS, type JsonRpcConfig, type XmlRpcConfig } from '../config/rpc-config';
-import type { DiRegistry } from '../di';
+import type { DiRegistry } from '../core/di';
 import { RpcControl } from './builtins';
 import { JsonRpcServer } from './jsonrpc-server';
 import { XmlRpcServer } from './xmlrpc-server';

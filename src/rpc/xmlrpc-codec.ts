@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import Deserializer from 'xmlrpc/lib/deserializer';
 import { serializeFault, serializeMethodResponse } from 'xmlrpc/lib/serializer';
-import { DiDouble, type DiValue } from '../di';
+import { DiDouble, type DiValue } from '../core/di';
 import { XmlRpcFault, type XmlRpcFaultStruct } from './faults';
 
 /** What a response can carry (no nil: SEMS answers an empty result with int 0). */

@@ -4,8 +4,8 @@
  * of each direct_export interface as `fn` and `iface.fn` (a name already taken keeps
  * only the `iface.fn` form, as SEMS does), and xmlrpc++'s `system.multicall`.
  */
-import type { DiRegistry, DiValue } from '../di';
-import type { Logger } from '../log';
+import type { DiRegistry, DiValue } from '../core/di';
+import type { Logger } from '../process/log';
 import { RpcControl, xmlRpcBuiltins } from './builtins';
 import { invokeDi, type DiCallLogging } from './di-dispatch';
 import {

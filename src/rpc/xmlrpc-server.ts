@@ -11,8 +11,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { XmlRpcConfig } from '../config/rpc-config';
-import type { DiRegistry } from '../di';
-import { logger } from '../log';
+import type { DiRegistry } from '../core/di';
+import { logger } from '../process/log';
 import type { RpcControl } from './builtins';
 import { ClientFilter, refuseDisallowedClients } from './client-filter';
 import { xmlRpcFaultFor } from './faults';

@@ -7,7 +7,7 @@
  * with a timer each: a mass start completes thousands a second, and each would live
  * on for T4 (5 s), long enough to be promoted to V8's old generation as garbage.
  */
-import { delayUntil, type Clock, type TimerHandle } from '../clock';
+import { delayUntil, type Clock, type TimerHandle } from '../core/clock';
 
 export class CompletedTransactions {
   /** Branch → Timer K deadline. Every entry gets the same delay, so insertion order is deadline order. */

@@ -10,7 +10,7 @@
  */
 import { hash } from 'node:crypto';
 import { TOKEN, detached, parseParam, quote, splitOutsideQuotes } from './header-syntax';
-import { TextInterner } from '../text-interner';
+import { TextInterner } from '../core/text-interner';
 import { randomHex } from './random-token';
 
 export type DigestAlgorithm = 'MD5' | 'MD5-sess' | 'SHA-256' | 'SHA-256-sess';

@@ -9,7 +9,7 @@
  * a target is never dropped, so a lone next hop is still tried. A 503 or a timeout
  * answered to one account thus never fails another (SEMS does, SPEC §8).
  */
-import { logger } from '../log';
+import { logger } from '../process/log';
 import { CachingDnsClient, systemDnsClient, type AddressFamily, type DnsClient, type SrvAnswer } from './dns-cache';
 import { ipLiteral, parseSipUri, type SipUri } from './uri';
 

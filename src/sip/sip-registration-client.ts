@@ -19,7 +19,7 @@
  */
 import type { TlsClientConfig } from '../config/agent-config';
 import type { SipInterface } from '../config/sems-config';
-import { logger } from '../log';
+import { logger } from '../process/log';
 import { DigestSession, RequestAuthenticator, type ChallengeStatus } from './digest';
 import { detached } from './header-syntax';
 import { buildRegisterRequest } from './message/register';

@@ -7,9 +7,9 @@
  * one Via (§8.1.3.3). Whatever cannot be parsed or matched is dropped with a debug
  * line: a peer can never crash us.
  */
-import { systemClock, type Clock } from '../clock';
+import { systemClock, type Clock } from '../core/clock';
 import type { SipInterface } from '../config/sems-config';
-import { logger } from '../log';
+import { logger } from '../process/log';
 import { parseSipMessage } from './message/parse';
 import { serializeSipMessage } from './message/serialize';
 import type { SipRequest } from './message/sip-message';

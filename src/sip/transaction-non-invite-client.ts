@@ -10,8 +10,8 @@
  * bytes are released as soon as no retransmission can be needed. The Completed state
  * (Timer K) is handed to the layer, which keeps only the branch (completed-transactions.ts).
  */
-import { delayUntil, type Clock, type TimerHandle } from '../clock';
-import { logger } from '../log';
+import { delayUntil, type Clock, type TimerHandle } from '../core/clock';
+import { logger } from '../process/log';
 import type { SipResponse } from './message/sip-message';
 import { nextTimerE, timerF, timerK, type TimerValues } from './timers';
 import { TransportError, connectionKey, type Destination, type Transport } from './transport/transport';

@@ -5,7 +5,7 @@ import { createDbPool, endDbPool, type DbPool } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
 import { RegistrationStore } from '../../src/db/registration-store';
 import { StatusWriter } from '../../src/db/status-writer';
-import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/log';
+import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/process/log';
 import { createTestDatabase, startMariadbProxy, type MariadbProxy, type RegistrationRow as Row, type TestDatabase } from '../support/mariadb';
 import { waitUntil } from '../support/peer-process';
 

@@ -7,8 +7,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';
-import { DiRegistry } from '../../src/di';
-import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
+import { DiRegistry } from '../../src/core/di';
+import { LogLevel, getLogLevel, setLogLevel } from '../../src/process/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { JsonRpcServer } from '../../src/rpc/jsonrpc-server';
 import { XmlRpcServer } from '../../src/rpc/xmlrpc-server';

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import type { JsonRpcConfig } from '../../src/config/rpc-config';
-import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
+import { LogLevel, getLogLevel, setLogLevel } from '../../src/process/log';
 import { JsonRpcServer } from '../../src/rpc/jsonrpc-server';
 import {
   NetstringClient,

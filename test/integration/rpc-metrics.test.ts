@@ -4,7 +4,7 @@
  * rpc-e2e.test.ts.
  */
 import assert from 'node:assert/strict';
-import { DiRegistry, DiNotImplementedError, type DiInterface, type DiValue } from '../../src/di';
+import { DiRegistry, DiNotImplementedError, type DiInterface, type DiValue } from '../../src/core/di';
 import { TransactionStats } from '../../src/agent/transaction-stats';
 import { MetricsServer } from '../../src/rpc/metrics-server';
 import type { WriterFigures } from '../../src/rpc/metrics';

@@ -3,7 +3,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:net';
-import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
+import { LogLevel, getLogLevel, setLogLevel } from '../../src/process/log';
 import { startRpcServers } from '../../src/rpc';
 import {
   NetstringClient,

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { connect, type Socket } from 'node:net';
 import { ConfigFile } from '../../src/config/reader';
 import { parseXmlRpcConfig, type XmlRpcConfig } from '../../src/config/rpc-config';
-import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
+import { LogLevel, getLogLevel, setLogLevel } from '../../src/process/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { XmlRpcServer } from '../../src/rpc/xmlrpc-server';
 import { closedWithin, makeFixture, methodCallXml, postXml, xmlRpcConfig } from '../support/rpc-fixtures';

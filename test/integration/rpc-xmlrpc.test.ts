@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import xmlrpc from 'xmlrpc';
-import { LogLevel, getLogLevel, setLogLevel } from '../../src/log';
+import { LogLevel, getLogLevel, setLogLevel } from '../../src/process/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { XmlRpcServer } from '../../src/rpc/xmlrpc-server';
 import {

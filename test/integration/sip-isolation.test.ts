@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import type { AccountKey, AccountData } from '../../src/agent/account';
-import { systemClock } from '../../src/clock';
+import { systemClock } from '../../src/core/clock';
 import { createRateLimiter } from '../../src/agent/rate-limiter';
 import { RefreshLoad } from '../../src/agent/refresh-load';
 import { RefreshPlanner } from '../../src/agent/refresh-planner';

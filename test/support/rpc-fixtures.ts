@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { JsonRpcConfig, XmlRpcConfig } from '../../src/config/rpc-config';
 import { parseIdArgs, parseRegistrationArgs } from '../../src/agent/di-interface';
-import { DiNotImplementedError, DiRegistry, type DiInterface, type DiValue } from '../../src/di';
+import { DiNotImplementedError, DiRegistry, type DiInterface, type DiValue } from '../../src/core/di';
 
 export interface RecordedCall {
   fn: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { DbRegAgentDi, type RegistrationControl } from '../../src/agent/di-interface';
-import { DiArgCountError, DiDouble, DiNotImplementedError, DiTypeError, type DiValue } from '../../src/di';
+import { DiArgCountError, DiDouble, DiNotImplementedError, DiTypeError, type DiValue } from '../../src/core/di';
 
 /** Records what the DI layer asks of the engine (the engine itself is tested end to end). */
 function recordingControl(): { control: RegistrationControl; calls: unknown[][] } {

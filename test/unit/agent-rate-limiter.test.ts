@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock } from '../../src/clock';
+import { FakeClock } from '../../src/core/clock';
 import { TokenBucket, Unlimited, createRateLimiter, type RateLimiter } from '../../src/agent/rate-limiter';
 
 /** Most requests granted in any closed window [t, t + windowMs] starting at a grant. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock } from '../../src/clock';
+import { FakeClock } from '../../src/core/clock';
 import { RefreshLoad, secondOf } from '../../src/agent/refresh-load';
 import { RefreshPlanner, refreshWindow, type RefreshIntervals } from '../../src/agent/refresh-planner';
 import { TimerQueue } from '../../src/agent/timer-queue';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { AccountData, AccountKey } from '../../src/agent/account';
-import { FakeClock } from '../../src/clock';
+import { FakeClock } from '../../src/core/clock';
 import { createRateLimiter } from '../../src/agent/rate-limiter';
 import { RefreshLoad } from '../../src/agent/refresh-load';
 import { RefreshPlanner } from '../../src/agent/refresh-planner';
@@ -13,7 +13,7 @@ import { RegStatus } from '../../src/agent/status-transitions';
 import { TimerQueue } from '../../src/agent/timer-queue';
 import type { AccountKey as DbKey } from '../../src/db/account-key';
 import type { AccountRow } from '../../src/db/account-row';
-import type { DiValue } from '../../src/di';
+import type { DiValue } from '../../src/core/di';
 import type { RegistrationUpdate } from '../../src/db/registration-update';
 import type { RateLimitConfig } from '../../src/config/agent-config';
 import type {

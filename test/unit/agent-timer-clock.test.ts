@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock, MAX_TIMER_DELAY_MS, delayUntil, systemClock } from '../../src/clock';
+import { FakeClock, MAX_TIMER_DELAY_MS, delayUntil, systemClock } from '../../src/core/clock';
 
 describe('FakeClock', () => {
   it('fires due timers in due order, each seeing its own due time as now()', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock, systemClock, type Clock, type TimerHandle } from '../../src/clock';
+import { FakeClock, systemClock, type Clock, type TimerHandle } from '../../src/core/clock';
 import { TimerQueue, type TimerQueueObserver } from '../../src/agent/timer-queue';
 
 const DAY = 86_400_000;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseCommandLine, UsageError } from '../../src/config/command-line';
+import { parseCommandLine, UsageError } from '../../src/process/command-line';
 
 describe('command line', () => {
   it('defaults to /etc/sems/sems.conf, background, no pid file', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { waitForStartReport, type ReportingChild } from '../../src/daemonize';
+import { waitForStartReport, type ReportingChild } from '../../src/process/daemonize';
 
 class FakeChild extends EventEmitter implements ReportingChild {
   readonly pid = 4242;

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { KeyedWrite } from '../../src/db/registration-store';
 import { StatusWriter, type RegistrationWriteTarget } from '../../src/db/status-writer';
-import { getLogLevel, logThrough, logToStderr, setLogLevel, LogLevel } from '../../src/log';
+import { getLogLevel, logThrough, logToStderr, setLogLevel, LogLevel } from '../../src/process/log';
 
 class HeldTarget implements RegistrationWriteTarget {
   readonly table = 'registrations';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { heapGrowthGivenToNode } from '../../src/heap-policy';
+import { heapGrowthGivenToNode } from '../../src/process/heap-policy';
 
 describe('heap policy', () => {
   it('leaves the heap growth to node when it was started with its own, in either spelling', () => {

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import {
   closeSyslog, getLogLevel, logLevelMemory, logger, logThrough, logToStderr, logToSyslog, oneLine, redact, setLogLevel, writeLogLine,
   LogLevel, MAX_LOG_MESSAGE,
-} from '../../src/log';
+} from '../../src/process/log';
 import { startPythonScript } from '../support/python-script';
 
 /** A syslog socket served by Python (Node has no Unix datagram sockets): prints what it receives. */
@@ -42,7 +42,7 @@ describe('logging', () => {
        parentPort.postMessage({ seen: log.getLogLevel() });
        log.setLogLevel(3);
        log.logger('worker').debug('from the worker');`,
-      { eval: true, workerData: { module: require.resolve('../../src/log'), memory: logLevelMemory() } },
+      { eval: true, workerData: { module: require.resolve('../../src/process/log'), memory: logLevelMemory() } },
     );
     const messages: Array<{ seen?: number; level?: LogLevel; line?: string }> = [];
     await new Promise<void>((resolve, reject) => {

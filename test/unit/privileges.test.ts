@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { PrivilegeError, resolveRunAs } from '../../src/privileges';
+import { PrivilegeError, resolveRunAs } from '../../src/process/privileges';
 
 const idOf = (...args: string[]): number => Number(execFileSync('id', args, { encoding: 'utf8' }).trim());
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DiDouble, type DiValue } from '../../src/di';
+import { DiDouble, type DiValue } from '../../src/core/di';
 import { printArgsForLog, printForLog, redactArgs } from '../../src/rpc/call-log';
 
 describe('rpc call logging', () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DiArgCountError, DiNotImplementedError, DiTypeError } from '../../src/di';
+import { DiArgCountError, DiNotImplementedError, DiTypeError } from '../../src/core/di';
 import {
   DiFactoryNotFoundError,
   JsonRpcError,

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { LogLevel, getLogLevel, logger, setLogLevel } from '../../src/log';
+import { LogLevel, getLogLevel, logger, setLogLevel } from '../../src/process/log';
 import { JsonRpcDispatcher } from '../../src/rpc/jsonrpc-dispatcher';
 import { captureStderr, makeFixture, type Fixture } from '../support/rpc-fixtures';
 

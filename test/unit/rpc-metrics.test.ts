@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { TransactionStats } from '../../src/agent/transaction-stats';
-import type { DiValue } from '../../src/di';
+import type { DiValue } from '../../src/core/di';
 import { DaemonMetrics, histogramSamples, readEngineFigures, type WriterFigures } from '../../src/rpc/metrics';
 import { metricsRoute } from '../../src/rpc/metrics-server';
 import { parseExposition } from '../support/prometheus';

@@ -7,7 +7,7 @@ import {
   xmlRpcFromDi,
   xmlSafeText,
 } from '../../src/rpc/xmlrpc-codec';
-import { DiDouble, type DiValue } from '../../src/di';
+import { DiDouble, type DiValue } from '../../src/core/di';
 import { XmlRpcFault } from '../../src/rpc/faults';
 import { methodCallXml } from '../support/rpc-fixtures';
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { DiDouble } from '../../src/di';
-import { LogLevel, getLogLevel, logger, setLogLevel } from '../../src/log';
+import { DiDouble } from '../../src/core/di';
+import { LogLevel, getLogLevel, logger, setLogLevel } from '../../src/process/log';
 import { RpcControl } from '../../src/rpc/builtins';
 import { XmlRpcMethods, type XmlRpcMethodOptions, type XmlRpcOutcome } from '../../src/rpc/xmlrpc-methods';
 import { captureStderr, makeFixture, type Fixture } from '../support/rpc-fixtures';

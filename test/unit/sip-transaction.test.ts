@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeClock } from '../../src/clock';
+import { FakeClock } from '../../src/core/clock';
 import { buildRegisterRequest } from '../../src/sip/message/register';
 import { SipHeaders } from '../../src/sip/message/headers';
 import { SipRequest } from '../../src/sip/message/sip-message';

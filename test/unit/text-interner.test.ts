@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { TextInterner } from '../../src/text-interner';
+import { TextInterner } from '../../src/core/text-interner';
 
 describe('TextInterner', () => {
   it('returns the first copy of an equal text', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
-import { ThreadCaller, answerCall, type CallMessage, type ReplyMessage } from '../../src/thread-calls';
+import { ThreadCaller, answerCall, type CallMessage, type ReplyMessage } from '../../src/control-plane/thread-calls';
 
 /** Both ends of a real MessageChannel (the same code runs across a worker thread's port). */
 function link(target: object, exposed: string[]): { caller: ThreadCaller; lost: string[]; close: () => void } {

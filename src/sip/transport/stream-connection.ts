@@ -4,7 +4,7 @@
  * it closes itself when it cannot be framed, fails to come up in time, or idles.
  */
 import type { Socket } from 'node:net';
-import { logger } from '../../log';
+import { logger } from '../../process/log';
 import { formatHostPort } from '../message/via';
 import { StreamFramer } from './stream-framer';
 import type { StreamConnector } from './stream-connectors';

@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { logger } from '../../log';
+import { logger } from '../../process/log';
 import { TransportError, type Destination, type MessageSink, type Transport } from './transport';
 
 const log = logger('sip-udp');

@@ -7,11 +7,11 @@
  * getStatistics) wait for the engine's answer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { DbRegAgentDi, type RegistrationControl } from './agent/di-interface';
+import { DbRegAgentDi, type RegistrationControl } from '../agent/di-interface';
 import type { ControlPlaneSetup, FromControlPlane, ToControlPlane } from './control-plane';
-import { DiRegistry, type DiValue } from './di';
-import { logThrough, shareLogLevel } from './log';
-import { startRpcServers, type RpcServers } from './rpc/servers';
+import { DiRegistry, type DiValue } from '../core/di';
+import { logThrough, shareLogLevel } from '../process/log';
+import { startRpcServers, type RpcServers } from '../rpc/servers';
 import { ThreadCaller } from './thread-calls';
 
 type Answer = Promise<Record<string, DiValue>>;

@@ -10,10 +10,10 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_STOP_GRACE_MS } from './config/rpc-config';
-import { ANSWERING_CONTROL_METHODS, QUEUEING_CONTROL_METHODS, type RegistrationControl } from './agent/di-interface';
-import { logger, logLevelMemory, writeLogLine, type LogLevel } from './log';
-import type { RpcServersConfig } from './rpc';
+import { DEFAULT_STOP_GRACE_MS } from '../config/rpc-config';
+import { ANSWERING_CONTROL_METHODS, QUEUEING_CONTROL_METHODS, type RegistrationControl } from '../agent/di-interface';
+import { logger, logLevelMemory, writeLogLine, type LogLevel } from '../process/log';
+import type { RpcServersConfig } from '../rpc';
 import { answerCall, type CallMessage, type ReplyMessage } from './thread-calls';
 
 const log = logger('control');

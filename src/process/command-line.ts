@@ -2,7 +2,7 @@
  * SEMS-style command line (SPEC §1): -f -E -D -P -u -g -v -h, getopt style
  * (`-D 3` and `-D3` both work; flags without a value may be grouped: `-Ev`).
  */
-import { LOG_LEVEL_NAMES, parseLogLevel } from '../log';
+import { LOG_LEVEL_NAMES, parseLogLevel } from './log';
 
 export interface CommandLine {
   configFile: string;
