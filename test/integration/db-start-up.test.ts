@@ -10,6 +10,7 @@ import { loadAccountQuery } from '../../src/db/account-load';
 import type { AccountRow } from '../../src/db/account-row';
 import { DatabaseWait } from '../../src/db/database-wait';
 import { createDbPool, endDbPool } from '../../src/db/pool';
+import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/process/log';
 import { README_JOINED_QUERY, startDaemon, type RunningDaemon } from '../support/daemon';
 import { createTestDatabase, startMariadbProxy, type MariadbProxy, type TestDatabase } from '../support/mariadb';
 import { printDaemonLogOnFailure, sleep, waitFor } from '../support/registrations';
@@ -95,7 +96,19 @@ describe('db: start-up with the database down, frozen or lost during the load', 
 
   describe('a load that fails half-way is read again, each account restored once', () => {
     const ACCOUNTS = 30_000;
+    const logged: string[] = [];
+    let savedLevel: LogLevel;
+    afterEach(() => {
+      logToStderr();
+      setLogLevel(savedLevel);
+    });
     beforeEach(async () => {
+      savedLevel = getLogLevel();
+      setLogLevel(LogLevel.Info);
+      logged.length = 0;
+      logThrough((level, line) => {
+        if (level <= LogLevel.Info) logged.push(line);
+      });
       await db.query('DELETE FROM subscribers');
       // Long passwords make the result far bigger than the socket buffers, so the cut
       // lands while most rows are still to come.
@@ -143,6 +156,9 @@ describe('db: start-up with the database down, frozen or lost during the load', 
       });
       assert.ok(repeated >= 1, 'the load was read again');
       assertEachOnce(counts);
+      assert.equal(logged.length, 2, logged.join('\n'));
+      assert.match(logged[0] ?? '', /unavailable at start-up \(reading 'joined_query'\): PROTOCOL_CONNECTION_LOST: 'joined_query': connection to the database lost during the result/);
+      assert.match(logged[1] ?? '', /answers again/);
     });
 
     it('connection frozen during the stream: the stall is given up after the deadline', async () => {
@@ -151,6 +167,7 @@ describe('db: start-up with the database down, frozen or lost during the load', 
       });
       assert.equal(repeated, 1);
       assertEachOnce(counts);
+      assert.match(logged[0] ?? '', /unavailable at start-up \(reading 'joined_query'\): PROTOCOL_SEQUENCE_TIMEOUT: 'joined_query': no row from the database within 1000 ms/);
     });
   });
 });
