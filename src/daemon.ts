@@ -77,10 +77,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { agent: ac, sems } = this.config;
     this.pool = createDbPool(ac.db);
-    const { host, port, socketPath } = ac.db;
-    const wait = new DatabaseWait({
-      where: socketPath ?? `${host}:${port}`, giveUpAfterMs: ac.dbStartTimeout * 1000, signal: this.starting.signal,
-    });
+    const wait = new DatabaseWait({ where: this.databaseAddress(), giveUpAfterMs: ac.dbStartTimeout * 1000, signal: this.starting.signal });
     await this.checkDatabase(this.pool, wait);
 
     const authenticate = sems.plugins.has('uac_auth');
@@ -183,15 +180,21 @@ export class Daemon {
    * login or database name fails at once.
    */
   private async checkDatabase(pool: DbPool, wait: DatabaseWait): Promise<void> {
-    const { host, port, socketPath, user, database } = this.config.agent.db;
-    try {
-      await wait.run('SELECT 1', () => checkDbConnection(pool, this.config.agent.dbWriteTimeout * 1000));
-    } catch (err) {
-      if (err instanceof StartInterrupted) throw err;
-      const where = socketPath ?? `${host}:${port}`;
-      const reason = err instanceof DatabaseUnavailable ? err.message : describeDbError(err);
-      throw new Error(`cannot use database '${database}' at ${where} as '${user}': ${reason}`, { cause: err });
-    }
+    await wait.run('SELECT 1', () => checkDbConnection(pool, this.config.agent.dbWriteTimeout * 1000))
+      .catch((err: unknown) => this.databaseFailure(err));
+  }
+
+  private databaseAddress(): string {
+    const { host, port, socketPath } = this.config.agent.db;
+    return socketPath ?? `${host}:${port}`;
+  }
+
+  /** A start-up read that failed for good, as the start's one line: which database, as whom, why. */
+  private databaseFailure(err: unknown): never {
+    if (err instanceof StartInterrupted) throw err;
+    const { user, database } = this.config.agent.db;
+    const reason = err instanceof DatabaseUnavailable ? err.message : describeDbError(err);
+    throw new Error(`cannot use database '${database}' at ${this.databaseAddress()} as '${user}': ${reason}`, { cause: err });
   }
 
   /** Each query read to its end, through outages; nothing is registered twice (account-load.ts). */
@@ -207,7 +210,7 @@ export class Daemon {
       // The stream reads the DB clock on the engine's clock: its rows' times count from that moment.
       const load = await loadAccountQuery(pool, query, (row, readAt) => agent.restore(row, readAt), {
         wait, replyTimeoutMs: ac.dbWriteTimeout * 1000, monotonicNow: () => systemClock.now(),
-      });
+      }).catch((err: unknown) => (err instanceof DatabaseUnavailable ? this.databaseFailure(err) : Promise.reject(err)));
       if (load.skipped > 0) log.warn(`${query.configKey}: ${load.skipped} rows without a usable id skipped`);
       if (load.repeated > 0) log.info(`${query.configKey}: read ${load.repeated + 1} times; ${load.restored} accounts taken, each once`);
     }
