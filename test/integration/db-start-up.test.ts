@@ -13,7 +13,7 @@ import { createDbPool, endDbPool } from '../../src/db/pool';
 import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/process/log';
 import { README_JOINED_QUERY, startDaemon, type RunningDaemon } from '../support/daemon';
 import { createTestDatabase, startMariadbProxy, type MariadbProxy, type TestDatabase } from '../support/mariadb';
-import { printDaemonLogOnFailure, sleep, waitFor } from '../support/registrations';
+import { di, printDaemonLogOnFailure, sleep, waitFor } from '../support/registrations';
 
 const errorLines = (log: string): string[] => log.split('\n').filter((line) => line.includes(' ERROR: '));
 
@@ -92,6 +92,28 @@ describe('db: start-up with the database down, frozen or lost during the load', 
     assert.equal(await daemon.exited(), 1);
     assert.ok(Date.now() - started < 5000);
     assert.match(daemon.log(), /start-up failed: cannot use database .*Access denied/);
+  });
+
+  it('RPC calls during a long load wait for it; one still waiting after 10 s gets fault 500 naming the load and is not executed', async () => {
+    // One row that takes 13 s to come: a slow load, without a database fault.
+    const slowQuery = README_JOINED_QUERY.replace(/;$/, ' where sleep(13) = 0');
+    daemon = await startDaemon({ db: db.config, agent: { joined_query: slowQuery } });
+    await daemon.waitForLog(/XMLRPC Server listening/);
+    const started = Date.now();
+    const refused = await di(daemon, 'createRegistration', 2, 'bob', 'pw', 'example.test').then(
+      (value) => ({ value }), (err: { faultCode?: number; faultString?: string }) => ({ err }));
+    const waited = Date.now() - started;
+    assert.deepEqual(Object.keys(refused), ['err'], JSON.stringify(refused));
+    const err = (refused as { err: { faultCode?: number; faultString?: string } }).err;
+    assert.equal(err.faultCode, 500);
+    assert.match(err.faultString ?? '', /^Exception: db_reg_agent is loading its accounts from the database \(waited 10 s\); try again later$/);
+    assert.ok(waited >= 9500 && waited < 13_000, `refused after ${waited} ms`);
+    // A call in the last seconds of the load waits and then runs.
+    const waiting = di(daemon, 'getRegistration', 1);
+    await daemon.waitForLog(/running/, 20_000);
+    assert.ok(await waiting, 'answered after the load');
+    assert.deepEqual(await di(daemon, 'getRegistration', 2), [404, 'Not Found'], 'the refused create was not executed');
+    assert.match(daemon.log(), /WARNING: \[control\] 1 call\(s\) were refused while the accounts were loading/);
   });
 
   describe('a load that fails half-way is read again, each account restored once', () => {
