@@ -180,7 +180,7 @@ describe('db: status writer', function () {
       assert.ok(during.coalesced > 45 * accounts, `coalesced ${during.coalesced}`);
       assert.equal(await outageWriter.flush(300), false, 'cannot flush while the database is away');
 
-      proxy.restore();
+      await proxy.restore();
       assert.equal(await outageWriter.flush(10_000), true);
       const after = outageWriter.stats();
       assert.equal(after.dbAvailable, true);
@@ -202,7 +202,7 @@ describe('db: status writer', function () {
       const [{ now: replyTime }] = await db.query<{ now: string }>('SELECT NOW() AS now');
       outageWriter.update(subscriber(1), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, registered: { grantedSeconds: 3600 } });
       await sleep(4000);
-      proxy.restore();
+      await proxy.restore();
       assert.equal(await outageWriter.flush(10_000), true);
       const [check] = await db.query<{ shift: number; span: number; late: number }>(
         `SELECT TIMESTAMPDIFF(SECOND, ?, last_registration) AS shift,
