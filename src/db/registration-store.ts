@@ -17,6 +17,7 @@ import type mysql from 'mysql2/promise';
 import { logger } from '../process/log';
 import { keyColumnOf, type AccountKey, type AccountType } from './account-key';
 import { withConnectionRetry } from './connection-retry';
+import { isServerNotWritable } from './db-errors';
 import { withinDeadline } from './deadline';
 import type { PendingWrite } from './pending-write';
 import { severConnection, type DbPool } from './pool';
@@ -161,7 +162,8 @@ export class RegistrationStore {
   /**
    * Runs `work` on a pooled connection, each statement within the deadline. After a
    * failure the connection is rolled back (a no-op outside a transaction) before it
-   * goes back to the pool; one that cannot even roll back, or was severed, is not pooled again.
+   * goes back to the pool; one that cannot even roll back, was severed, or reached a server
+   * that takes no writes (read-only, Galera outside the primary component) is not pooled again.
    */
   private async withConnection<T>(what: string, work: (execute: Execute) => Promise<T>): Promise<T> {
     const connection = await this.pool.getConnection();
@@ -177,7 +179,7 @@ export class RegistrationStore {
       connection.release();
       return result;
     } catch (err) {
-      if (severed) connection.destroy();
+      if (severed || isServerNotWritable(err)) connection.destroy();
       else await execute(ROLLBACK).then(() => connection.release(), () => connection.destroy());
       throw err;
     }
