@@ -120,6 +120,13 @@ INSTALLED_FILES = $(SBINDIR)/db-reg-agent $(UNITDIR)/db-reg-agent.service $(DEFA
   $(MAN8DIR)/db-reg-agent.8.gz $(LINTIANDIR)/db-reg-agent
 INSTALLED_FOLDERS = $(PKGLIBDIR) $(CONFDIR) $(DOCDIR)
 PROD := build/prod
+PROD_DIST := build/dist-prod
+
+# The compiled daemon as installed: no source maps (the TypeScript is not installed).
+$(PROD_DIST)/main.js: node_modules/.package-lock.json tsconfig.json $(shell find src -name '*.ts')
+	rm -rf $(PROD_DIST)
+	$(NODE_BIN)/tsc -p tsconfig.json --sourceMap false --outDir $(PROD_DIST)
+	chmod 0755 $@
 
 # The production dependencies: a pruned copy of node_modules (no network needed) with
 # only what runs; their licences go into the copyright file.
@@ -133,11 +140,10 @@ $(PROD)/.stripped: node_modules/.package-lock.json etc/debian/strip-modules.js e
 	@touch $@
 
 .PHONY: install uninstall
-install: deps $(PROD)/.stripped
+install: deps $(PROD)/.stripped $(PROD_DIST)/main.js
 	@[ "$(CHANGELOG_VERSION)" = "$(VERSION)" ] || { echo "etc/debian/changelog is at $(CHANGELOG_VERSION), package.json at $(VERSION): add a changelog entry"; exit 1; }
-	rm -rf $(DESTDIR)$(PKGLIBDIR)
-	$(NODE_BIN)/tsc -p tsconfig.json --sourceMap false --outDir $(DESTDIR)$(PKGLIBDIR)/dist
-	chmod 0755 $(DESTDIR)$(PKGLIBDIR)/dist/main.js
+	rm -rf $(DESTDIR)$(PKGLIBDIR) && install -d $(DESTDIR)$(PKGLIBDIR)
+	cp -r $(PROD_DIST) $(DESTDIR)$(PKGLIBDIR)/dist
 	install -m 0644 package.json $(DESTDIR)$(PKGLIBDIR)/
 	cp -r $(PROD)/node_modules $(DESTDIR)$(PKGLIBDIR)/
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(DEFAULTSDIR) $(DESTDIR)$(UNITDIR) \
