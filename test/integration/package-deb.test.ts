@@ -91,7 +91,7 @@ describe('the Debian package (make deb)', function () {
 
   before(async () => {
     await run('make', ['deb'], { cwd: ROOT, timeout: 240_000, ...BIG_OUTPUT });
-    lintian = run('lintian', ['--fail-on', 'none', '--info', DEB], { timeout: 240_000, ...BIG_OUTPUT });
+    lintian = run('lintian', ['--fail-on', 'none', '--display-info', '--show-overrides', DEB], { timeout: 240_000, ...BIG_OUTPUT });
     lintian.catch(() => undefined); // awaited in its test; not an unhandled rejection meanwhile
     unpacked = mkdtempSync(path.join(tmpdir(), 'dra-deb-'));
     await run('dpkg-deb', ['-x', DEB, unpacked]);
@@ -123,6 +123,9 @@ describe('the Debian package (make deb)', function () {
         assert.ok((statSync(path.join(control, script)).mode & 0o111) !== 0, `${script} is executable`);
         await run('sh', ['-n', path.join(control, script)]);
       }
+      // The unit runs as this user: postinst must create it (purge keeps it, so a machine
+      // that ran this test before has it already).
+      assert.match(readFileSync(path.join(control, 'postinst'), 'utf8'), /adduser --system --group [^\n]*db-reg-agent/);
     } finally {
       rmSync(control, { recursive: true, force: true });
     }
@@ -264,7 +267,11 @@ describe('the Debian package (make deb)', function () {
       const { stdout } = await lintian;
       const findings = stdout.split('\n').filter((line) => /^[EW]: /.test(line));
       assert.deepEqual(findings, []);
-      assert.ok(existsSync(path.join(unpacked, 'usr/share/lintian/overrides/db-reg-agent')));
+      // It did check the package, with the package's overrides: each one shows up as used.
+      const overrides = readFileSync(path.join(unpacked, 'usr/share/lintian/overrides/db-reg-agent'), 'utf8')
+        .split('\n').filter((line) => /^db-reg-agent: /.test(line));
+      assert.ok(overrides.length > 0);
+      for (const override of overrides) assert.ok(stdout.includes(`O: ${override}`), `${override} is used:\n${stdout}`);
     });
   });
 });
