@@ -149,15 +149,18 @@ install: deps $(PROD)/.stripped $(PROD_DIST)/main.js
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(DEFAULTSDIR) $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(DOCDIR)/sql $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(LINTIANDIR)
 	$(RELOCATE) etc/debian/db-reg-agent.sh > $(DESTDIR)$(SBINDIR)/db-reg-agent && chmod 0755 $(DESTDIR)$(SBINDIR)/db-reg-agent
-	install -m 0644 etc/*.conf $(DESTDIR)$(CONFDIR)/
-	$(RELOCATE) etc/default/db-reg-agent > $(DESTDIR)$(DEFAULTSDIR)/db-reg-agent
+	@# Configuration an administrator may have edited is kept (a package upgrade keeps conffiles too).
+	@for file in etc/*.conf etc/default/db-reg-agent; do \
+	  case $$file in etc/default/*) dest=$(DESTDIR)$(DEFAULTSDIR)/db-reg-agent ;; *) dest=$(DESTDIR)$(CONFDIR)/$${file#etc/} ;; esac; \
+	  if [ -e "$$dest" ]; then echo "keeping $$dest"; else echo "installing $$dest"; $(RELOCATE) "$$file" > "$$dest" && chmod 0644 "$$dest"; fi; \
+	done
 	$(RELOCATE) etc/systemd/db-reg-agent.service > $(DESTDIR)$(UNITDIR)/db-reg-agent.service
 	$(RELOCATE) doc/db-reg-agent.8 | gzip -9n > $(DESTDIR)$(MAN8DIR)/db-reg-agent.8.gz
 	install -m 0644 etc/debian/lintian-overrides $(DESTDIR)$(LINTIANDIR)/db-reg-agent
 	install -m 0644 README.md doc/*.md $(PROD)/copyright $(DESTDIR)$(DOCDIR)/
 	gzip -9n < etc/debian/changelog > $(DESTDIR)$(DOCDIR)/changelog.gz
 	install -m 0644 sql/*.sql $(DESTDIR)$(DOCDIR)/sql/
-	chmod 0644 $(DESTDIR)$(DEFAULTSDIR)/db-reg-agent $(DESTDIR)$(UNITDIR)/db-reg-agent.service \
+	chmod 0644 $(DESTDIR)$(UNITDIR)/db-reg-agent.service \
 	  $(DESTDIR)$(MAN8DIR)/db-reg-agent.8.gz $(DESTDIR)$(DOCDIR)/changelog.gz
 
 # Removes what `install` put there, configuration included; in a DESTDIR also the
