@@ -14,17 +14,24 @@
  * - password: hashed, never sent: any text will do.
  * - contact: a URI already (explicit, or the default built with the escaped user): it
  *   must be a valid sip:/sips: URI.
- * A user, auth user, realm or contact longer than MAX_VALUE_LENGTH characters, or
- * holding a control character or a lone surrogate, is refused.
+ * A user, auth user or realm longer than MAX_VALUE_LENGTH characters, a contact longer
+ * than MAX_CONTACT_LENGTH, or any of them holding a control character or a lone
+ * surrogate, is refused.
  */
 import type { RegistrationParams } from './registration-client';
 import { escapeUserPart, parseSipUri } from './uri';
 
 /**
- * The README schema's column width (varchar(256)), and Kamailio's longest address of
- * record (MAX_AOR_LEN): longer values come only from other tables or DI calls.
+ * Longest user, auth user and realm: the README schema's column width (varchar(256)),
+ * and Kamailio's longest address of record (MAX_AOR_LEN); longer values come only from
+ * other tables or DI calls.
  */
 export const MAX_VALUE_LENGTH = 256;
+/**
+ * Longest contact: room for the default one, whose user part is a user of
+ * MAX_VALUE_LENGTH characters escaped (up to 4 UTF-8 bytes a character, 3 characters a byte).
+ */
+export const MAX_CONTACT_LENGTH = 4096;
 
 /** Request-URI, To/From, Route and transport of one registration request, whatever its transactions. */
 export interface RequestAddressing {
@@ -44,7 +51,7 @@ export function addressRegistration(params: RegistrationParams): RequestAddressi
   const problem = valueProblem('user', params.user, true)
     ?? valueProblem('auth user', params.authUser, false)
     ?? realmProblem(params.domain)
-    ?? valueProblem('contact', params.contact, true)
+    ?? valueProblem('contact', params.contact, true, MAX_CONTACT_LENGTH)
     ?? uriTextProblem('contact', params.contact);
   if (problem !== undefined) return problem;
   const contact = parseSipUri(params.contact);
@@ -63,10 +70,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const SURROGATE = /[\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-function valueProblem(field: string, value: string, required: boolean): string | undefined {
+function valueProblem(field: string, value: string, required: boolean, maxLength = MAX_VALUE_LENGTH): string | undefined {
   if (required && value === '') return `${field} is empty`;
   // Counted in characters, as the column is; a string is never shorter in UTF-16 units.
-  if (value.length > MAX_VALUE_LENGTH && [...value].length > MAX_VALUE_LENGTH) return `${field} is longer than ${MAX_VALUE_LENGTH} characters`;
+  if (value.length > maxLength && [...value].length > maxLength) return `${field} is longer than ${maxLength} characters`;
   const control = CONTROL.exec(value);
   if (control) return `${field} contains ${describeCharacter(control[0])}`;
   if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) return `${field} is not valid Unicode (a lone surrogate)`;

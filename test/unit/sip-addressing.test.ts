@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { addressRegistration, MAX_VALUE_LENGTH, type RequestAddressing } from '../../src/sip/addressing';
+import { addressRegistration, MAX_CONTACT_LENGTH, MAX_VALUE_LENGTH, type RequestAddressing } from '../../src/sip/addressing';
 import type { RegistrationParams } from '../../src/sip/registration-client';
+import { escapeUserPart } from '../../src/sip/uri';
 
 const ALICE: RegistrationParams = {
   user: 'alice', domain: 'example.com', authUser: 'alice', password: 'pw', contact: 'sip:alice@192.0.2.1:5060', expires: 600,
@@ -60,7 +61,10 @@ describe('registration addressing: account data on the wire', () => {
     assert.equal(refusal({ user: 'u'.repeat(MAX_VALUE_LENGTH + 1) }), `user is longer than ${MAX_VALUE_LENGTH} characters`);
     assert.equal(refusal({ authUser: 'a'.repeat(MAX_VALUE_LENGTH + 1) }), `auth user is longer than ${MAX_VALUE_LENGTH} characters`);
     assert.equal(refusal({ domain: `${'d'.repeat(MAX_VALUE_LENGTH)}.com` }), `realm is longer than ${MAX_VALUE_LENGTH} characters`);
-    assert.equal(refusal({ contact: `sip:${'c'.repeat(MAX_VALUE_LENGTH)}@h` }), `contact is longer than ${MAX_VALUE_LENGTH} characters`);
+    // A contact is a URI: room for the default one of the longest user, escaped.
+    const longestUser = '😀'.repeat(MAX_VALUE_LENGTH);
+    addressed({ user: longestUser, contact: `sip:${escapeUserPart(longestUser)}@[2001:db8::1234:5678]:65535;transport=tls` });
+    assert.equal(refusal({ contact: `sip:${'c'.repeat(MAX_CONTACT_LENGTH)}@h` }), `contact is longer than ${MAX_CONTACT_LENGTH} characters`);
   });
 
   it('refuses a realm that is no host[:port][;params], naming the first bad character', () => {
