@@ -67,17 +67,19 @@ export function addressRegistration(params: RegistrationParams): RequestAddressi
 /** C0 controls and DEL: no header may carry them (RFC 3261 §25.1: quoted-strings and URIs alike). */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const SURROGATE = /[\ud800-\udfff]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Either of them may be there: one scan in the usual case that neither is. */
+// eslint-disable-next-line no-control-regex
+const SUSPECT = /[\u0000-\u001f\u007f\ud800-\udfff]/;
 
 function valueProblem(field: string, value: string, required: boolean, maxLength = MAX_VALUE_LENGTH): string | undefined {
   if (required && value === '') return `${field} is empty`;
   // Counted in characters, as the column is; a string is never shorter in UTF-16 units.
   if (value.length > maxLength && [...value].length > maxLength) return `${field} is longer than ${maxLength} characters`;
+  if (!SUSPECT.test(value)) return undefined;
   const control = CONTROL.exec(value);
   if (control) return `${field} contains ${describeCharacter(control[0])}`;
-  if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) return `${field} is not valid Unicode (a lone surrogate)`;
-  return undefined;
+  return LONE_SURROGATE.test(value) ? `${field} is not valid Unicode (a lone surrogate)` : undefined;
 }
 
 /** Characters a URI never holds as they are: everything but unreserved, reserved, `%` and the IPv6 brackets (RFC 3261 §25.1). */
@@ -90,8 +92,23 @@ function uriTextProblem(field: string, text: string): string | undefined {
   return `${field} contains ${excluded[0] === '%' ? "a '%' that starts no escape" : describeCharacter(excluded[0])}`;
 }
 
-/** host[:port] then optional uri-parameters (§25.1); the host part as parseSipUri checks it. */
+/**
+ * Verdicts on realms seen (undefined: valid): many accounts share a few realms, so a
+ * request looks its realm up instead of parsing it. Bounded: emptied when full.
+ */
+const realmVerdicts = new Map<string, string | undefined>();
+const MAX_REALM_VERDICTS = 1024;
+
 function realmProblem(realm: string): string | undefined {
+  if (realmVerdicts.has(realm)) return realmVerdicts.get(realm);
+  const problem = checkRealm(realm);
+  if (realmVerdicts.size >= MAX_REALM_VERDICTS) realmVerdicts.clear();
+  realmVerdicts.set(realm, problem);
+  return problem;
+}
+
+/** host[:port] then optional uri-parameters (§25.1); the host part as parseSipUri checks it. */
+function checkRealm(realm: string): string | undefined {
   const problem = valueProblem('realm', realm, true) ?? uriTextProblem('realm', realm);
   if (problem !== undefined) return problem;
   const uri = parseSipUri(`sip:${realm}`);
