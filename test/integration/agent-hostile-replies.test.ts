@@ -130,7 +130,7 @@ class MutatingRegistrar {
 
 const HOSTILE_IDS = Array.from({ length: 10 }, (_, i) => 1 + i);
 const GOOD_IDS = Array.from({ length: 10 }, (_, i) => 101 + i);
-const ROUNDS = 3;
+const ROUNDS = 4;
 
 describe('registration engine: hostile replies (MariaDB + Kamailio + a mutating UDP registrar)', function () {
   this.timeout(90_000);
