@@ -91,6 +91,38 @@ export function ipLiteral(host: string): string | undefined {
   return isIP(address) ? address : undefined;
 }
 
+/** RFC 3261 §25.1 characters a user part holds unescaped: unreserved (alphanum, mark) and user-unreserved. */
+const USER_UNESCAPED = "A-Za-z0-9\\-_.!~*'()&=+$,;?/";
+/** §25.1 `user`: those characters and escapes. */
+const USER_PART = new RegExp(`^(?:[${USER_UNESCAPED}]|%[0-9A-Fa-f]{2})*$`);
+const USER_PART_CHAR = new RegExp(`[${USER_UNESCAPED}]`);
+
+/** Whether `byte` is an ASCII hex digit (undefined past the end: no). */
+function isHexDigit(byte: number | undefined): boolean {
+  return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
+}
+
+/**
+ * A user name as the user part of a SIP URI (RFC 3261 §19.1.2, §25.1): every character
+ * outside `unreserved` and `user-unreserved` is %-escaped, byte by byte of its UTF-8
+ * form (`"` → `%22`, space → `%20`, `ü` → `%C3%BC`). A `%` that already starts an
+ * escape is kept: a user provisioned in URI form, which SEMS sent unchanged, keeps its
+ * meaning. Returns `user` itself when nothing needs escaping (the usual case: no copy).
+ */
+export function escapeUserPart(user: string): string {
+  if (USER_PART.test(user)) return user;
+  const bytes = Buffer.from(user, 'utf8');
+  let escaped = '';
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    const char = String.fromCharCode(byte);
+    const asIs = byte < 0x80 && USER_PART_CHAR.test(char);
+    const startsEscape = char === '%' && isHexDigit(bytes[i + 1]) && isHexDigit(bytes[i + 2]);
+    escaped += asIs || startsEscape ? char : `%${byte < 0x10 ? '0' : ''}${byte.toString(16).toUpperCase()}`;
+  }
+  return escaped;
+}
+
 /** RFC 2396 "reserved" characters (plus '%' itself): their escaped and plain forms differ. */
 const RESERVED = new Set(';/?:@&=+$,%');
 
