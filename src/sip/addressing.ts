@@ -5,15 +5,16 @@
  * `"`, space or `<` in a URI), which would leave the account waiting 32 s for a 408,
  * and a line break would add header rows of the provisioner's making.
  *
- * - user: %-escaped as a URI user part (escapeUserPart) in From and To; the engine's
- *   default Contact escapes it the same way.
+ * - user: %-escaped as a URI user part (escapeUserPart: ASCII outside §25.1 `user`;
+ *   characters outside ASCII go as UTF-8, as SEMS sends them) in From and To; the
+ *   engine's default Contact escapes it the same way.
  * - realm: the Request-URI `sip:<realm>` and the host of From/To. A host has no
  *   escaping, so it must be host[:port] with optional URI parameters.
  * - auth user: the Digest `username`, a quoted-string (digest.ts quotes `"` and `\`);
  *   the response is computed over the value itself.
  * - password: hashed, never sent: any text will do.
  * - contact: a URI already (explicit, or the default built with the escaped user): it
- *   must be a valid sip:/sips: URI.
+ *   must be a valid sip:/sips: URI, whose user part may hold UTF-8 as the AoR's does.
  * A user, auth user or realm longer than MAX_VALUE_LENGTH characters, a contact longer
  * than MAX_CONTACT_LENGTH, or any of them holding a control character or a lone
  * surrogate, is refused.
@@ -29,7 +30,7 @@ import { escapeUserPart, parseSipUri } from './uri';
 export const MAX_VALUE_LENGTH = 256;
 /**
  * Longest contact: room for the default one, whose user part is a user of
- * MAX_VALUE_LENGTH characters escaped (up to 4 UTF-8 bytes a character, 3 characters a byte).
+ * MAX_VALUE_LENGTH characters escaped (3 characters for each ASCII one that needs it).
  */
 export const MAX_CONTACT_LENGTH = 4096;
 
@@ -52,7 +53,7 @@ export function addressRegistration(params: RegistrationParams): RequestAddressi
     ?? valueProblem('auth user', params.authUser, false)
     ?? realmProblem(params.domain)
     ?? valueProblem('contact', params.contact, true, MAX_CONTACT_LENGTH)
-    ?? uriTextProblem('contact', params.contact);
+    ?? uriTextProblem('contact', params.contact, CONTACT_TEXT_EXCLUDED);
   if (problem !== undefined) return problem;
   const contact = parseSipUri(params.contact);
   if (contact === undefined) return 'contact is not a sip: or sips: URI';
@@ -84,10 +85,12 @@ function valueProblem(field: string, value: string, required: boolean, maxLength
 
 /** Characters a URI never holds as they are: everything but unreserved, reserved, `%` and the IPv6 brackets (RFC 3261 §25.1). */
 const URI_TEXT_EXCLUDED = /[^A-Za-z0-9\-_.!~*'();/?:@&=+$,%[\]]|%(?![0-9A-Fa-f]{2})/;
+/** The same, but for characters outside ASCII: a contact's user part carries them as the AoR's does (escapeUserPart). */
+const CONTACT_TEXT_EXCLUDED = /[^A-Za-z0-9\-_.!~*'();/?:@&=+$,%[\]\u0080-\uffff]|%(?![0-9A-Fa-f]{2})/;
 
 /** The first character of `text` that no URI may hold as it is, described; undefined if none. */
-function uriTextProblem(field: string, text: string): string | undefined {
-  const excluded = URI_TEXT_EXCLUDED.exec(text);
+function uriTextProblem(field: string, text: string, excludedPattern = URI_TEXT_EXCLUDED): string | undefined {
+  const excluded = excludedPattern.exec(text);
   if (!excluded) return undefined;
   return `${field} contains ${excluded[0] === '%' ? "a '%' that starts no escape" : describeCharacter(excluded[0])}`;
 }

@@ -151,10 +151,11 @@ describe('SIP URI user part escaping (RFC 3261 §25.1)', () => {
     assert.equal(escapeUserPart('\r\n\0'), '%0D%0A%00');
   });
 
-  it('escapes UTF-8 byte by byte, upper-case hex', () => {
-    assert.equal(escapeUserPart('jürgen'), 'j%C3%BCrgen');
-    assert.equal(escapeUserPart('日本'), '%E6%97%A5%E6%9C%AC');
-    assert.equal(escapeUserPart('😀'), '%F0%9F%98%80');
+  it('sends characters outside ASCII as they are (UTF-8, as SEMS; Kamailio refuses them escaped), escaping the ASCII around them', () => {
+    assert.equal(escapeUserPart('jürgen'), 'jürgen');
+    assert.equal(escapeUserPart('日本'), '日本');
+    assert.equal(escapeUserPart('😀 x'), '😀%20x');
+    assert.equal(escapeUserPart('jür"gen'), 'jür%22gen');
   });
 
   it('keeps an escape already written, escapes a % that starts none', () => {
