@@ -6,7 +6,7 @@
 import { crashDuringMassStart } from '../support/crash-scenario';
 
 describe('crash safety: SIGKILL during a mass start (MariaDB + Kamailio)', function () {
-  this.timeout(300_000);
+  this.timeout(600_000);
 
   it('10 000 accounts: after the restart every account is ACTIVE with one binding, no account ever had two transactions at once', async () => {
     const figures = await crashDuringMassStart(10_000);

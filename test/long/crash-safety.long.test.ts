@@ -6,7 +6,7 @@
 import { crashDuringMassStart } from '../support/crash-scenario';
 
 describe('crash safety: SIGKILL during a mass start of 50 000 accounts (MariaDB + Kamailio)', function () {
-  this.timeout(900_000);
+  this.timeout(1_800_000);
 
   it('after the restart every account is ACTIVE with one binding, no account ever had two transactions at once', async () => {
     const figures = await crashDuringMassStart(50_000);

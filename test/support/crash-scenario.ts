@@ -1,7 +1,9 @@
 /**
  * Crash safety (issue 14): SIGKILL during a mass start, then a restart on the same
  * configuration. Shared by the integration test (10 000 accounts) and the long one
- * (50 000, `make test-long`); it asserts as it goes and returns what it measured.
+ * (50 000, `make test-long`); it asserts as it goes and returns what it measured. Its
+ * deadlines allow for a loaded machine: ~80 accounts/s (a shared 2-core host at
+ * load 17 made ~110/s; an idle one makes thousands).
  *
  * Proof at three places: the registrations table (every account ends ACTIVE, no row
  * is left PENDING, INACTIVE or FAILED), the registrar's bindings (exactly one per
@@ -79,7 +81,7 @@ export async function crashDuringMassStart(accounts: number): Promise<CrashFigur
     await first.waitForLog(/\brunning$/m, 120_000);
     // Half-way: half the accounts answered, the rest in flight or waiting for a window slot.
     const stats = await waitFor('half the accounts ACTIVE in the first daemon', () => di(first, 'getStatistics') as Promise<Statistics>,
-      (s) => (s.by_status?.['2'] ?? 0) >= accounts / 2, 120_000, 20);
+      (s) => (s.by_status?.['2'] ?? 0) >= accounts / 2, 60_000 + accounts * 6, 20);
     await first.kill();
     const killedAfterSeconds = (Date.now() - spawnedAt) / 1000;
     const atKill = { activeInMemory: stats.by_status?.['2'] ?? 0, inFlight: stats.in_flight ?? 0, windowQueue: stats.window_queue ?? 0 };
@@ -94,7 +96,7 @@ export async function crashDuringMassStart(accounts: number): Promise<CrashFigur
     const second = await startDaemon({ db: db.config, logLevel: 2, agent, reuse: first });
     daemons.push(second);
     await waitFor('every row ACTIVE after the restart', () => tableByStatus(db as TestDatabase, accounts),
-      (c) => c['2'] === accounts, 120_000 + accounts * 10, 1000);
+      (c) => c['2'] === accounts, 60_000 + accounts * 12, 1000);
     const recoverySeconds = (Date.now() - restartAt) / 1000;
     const [expired] = await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM registrations WHERE expiry <= NOW() OR expiry IS NULL');
     assert.equal(Number(expired?.n), 0, 'no ACTIVE row past its expiry');
