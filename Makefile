@@ -44,7 +44,7 @@ test-build: deps
 test: system-deps lint typecheck test-build build
 	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js'
 
-# Long runs under faults and load (soak, crash at full scale): every test/long/*.long.test.ts.
+# Long runs under load and faults (the soak): every test/long/*.long.test.ts.
 # Not part of `make test` nor of .ci/run; they take from minutes to SOAK_SECONDS (1800) and more.
 test-long: system-deps test-build
 	$(NODE_BIN)/mocha --reporter spec 'build/test/long/**/*.long.test.js'

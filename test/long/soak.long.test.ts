@@ -19,7 +19,7 @@ import { projectRoot } from '../support/fixtures';
 import { startKamailio, type KamailioHandle } from '../support/kamailio';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import { freePort } from '../support/ports';
-import { openDescriptors, residentBytes } from '../support/process-memory';
+import { openDescriptors, residentBytes, schedulerSeconds } from '../support/process-memory';
 import { parseExposition, scrape, type Exposition } from '../support/prometheus';
 import { printDaemonLogOnFailure, sleep, waitFor } from '../support/registrations';
 
@@ -51,6 +51,9 @@ interface Sample {
 
 interface Scrape {
   t: number;
+  /** The engine thread's CPU seconds and seconds waiting for a CPU, since its start. */
+  onCpu: number;
+  waiting: number;
   loopP99: number;
   loopMax: number;
   nodeTimeouts: number;
@@ -66,7 +69,7 @@ interface Scrape {
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const MB = 2 ** 20;
 
-function readScrape(t: number, m: Exposition): Scrape {
+function readScrape(t: number, m: Exposition, pid: number): Scrape {
   const value = (name: string, labels?: Record<string, string>): number => m.value(name, labels) ?? 0;
   const replies: Record<string, number> = {};
   for (const s of m.all('db_reg_agent_final_replies_total')) {
@@ -74,6 +77,7 @@ function readScrape(t: number, m: Exposition): Scrape {
   }
   return {
     t,
+    ...schedulerSeconds(pid),
     loopP99: value('db_reg_agent_event_loop_delay_p99_seconds'),
     loopMax: value('db_reg_agent_event_loop_delay_max_seconds'),
     nodeTimeouts: value('nodejs_active_resources', { type: 'Timeout' }),
@@ -141,7 +145,7 @@ describe(`soak: ${ACCOUNTS} accounts, expires=${EXPIRES}, ${SOAK_SECONDS} s (Mar
       samples.push({ t, rss: residentBytes(pid), fds: openDescriptors(pid), load1: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) });
       if (Date.now() >= nextScrape) {
         nextScrape = Date.now() + SCRAPE_MS;
-        scrapes.push(readScrape(t, await metrics()));
+        scrapes.push(readScrape(t, await metrics(), pid));
       }
       if (Date.now() >= nextReport) {
         nextReport = Date.now() + 300_000;
@@ -151,7 +155,7 @@ describe(`soak: ${ACCOUNTS} accounts, expires=${EXPIRES}, ${SOAK_SECONDS} s (Mar
       }
       await sleep(SAMPLE_MS);
     }
-    const end = readScrape(since(), await metrics());
+    const end = readScrape(since(), await metrics(), pid);
     scrapes.push(end);
 
     const afterWarmup = samples.filter((s) => s.t >= WARMUP_SECONDS);
@@ -170,6 +174,11 @@ describe(`soak: ${ACCOUNTS} accounts, expires=${EXPIRES}, ${SOAK_SECONDS} s (Mar
     const registrarBindings = Number(/location_contacts = (\d+)/.exec(await kam.rpc('stats.get_statistics', 'usrloc:'))?.[1] ?? -1);
     const [tableCounts] = await db.query<{ n: number; active: string }>('SELECT COUNT(*) AS n, SUM(registration_status = 2) AS active FROM registrations');
 
+    /** Per scrape interval: share of one CPU the engine thread ran, and waited to run. */
+    const shares = steadyScrapes.slice(1).map((s, i) => {
+      const prev = steadyScrapes[i] as Scrape;
+      return { cpu: (s.onCpu - prev.onCpu) / (s.t - prev.t), waiting: (s.waiting - prev.waiting) / (s.t - prev.t), p99: s.loopP99 };
+    });
     const results = {
       accounts: ACCOUNTS, expires: EXPIRES, soakSeconds: SOAK_SECONDS, warmupSeconds: WARMUP_SECONDS, windowSeconds: WINDOW_SECONDS,
       massStartSeconds,
@@ -187,6 +196,11 @@ describe(`soak: ${ACCOUNTS} accounts, expires=${EXPIRES}, ${SOAK_SECONDS} s (Mar
       registrarBindings,
       table: { rows: Number(tableCounts?.n), active: Number(tableCounts?.active) },
       load1: { mean: mean(samples.map((s) => s.load1)), max: Math.max(...samples.map((s) => s.load1)) },
+      engineThreadPercent: {
+        cpu: mean(shares.map((x) => x.cpu)) * 100,
+        waitingForCpu: mean(shares.map((x) => x.waiting)) * 100,
+        waitingForCpuMax: Math.max(...shares.map((x) => x.waiting)) * 100,
+      },
       scrapes,
     };
     mkdirSync(path.dirname(RESULTS), { recursive: true });

@@ -1,7 +1,7 @@
 /**
  * Crash safety (issue 14): SIGKILL during a mass start, then a restart on the same
- * configuration. Shared by the integration test (10 000 accounts) and the long one
- * (50 000, `make test-long`); it asserts as it goes and returns what it measured. Its
+ * configuration (test/integration/crash-safety.test.ts runs it with 50 000 accounts).
+ * It asserts as it goes and returns what it measured. Its
  * deadlines allow for a loaded machine: ~80 accounts/s (a shared 2-core host at
  * load 17 made ~110/s; an idle one makes thousands).
  *

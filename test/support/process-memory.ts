@@ -20,3 +20,13 @@ export function residentBytes(pid: number): number {
 export function openDescriptors(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
+
+/**
+ * CPU time of a process's main thread (a Node process's event loop) and the time it
+ * spent runnable but waiting for a CPU, in seconds (/proc/<pid>/schedstat). The second
+ * shows a thread starved by others on a busy host.
+ */
+export function schedulerSeconds(pid: number): { onCpu: number; waiting: number } {
+  const [onCpu = '0', waiting = '0'] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/);
+  return { onCpu: Number(onCpu) / 1e9, waiting: Number(waiting) / 1e9 };
+}
