@@ -7,7 +7,7 @@ DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester 
 BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages deb
+.PHONY: all build deps system-deps bench-deps test test-long audit lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages deb
 
 all: build
 
@@ -40,11 +40,22 @@ test-build: deps
 	$(NODE_BIN)/tsc -p tsconfig.test.json
 
 # Lint, type-check, then every test (unit and integration) in one mocha run.
+# .mocharc.json names no spec: mocha would add it to the files named on its command line.
 test: system-deps lint typecheck test-build build
-	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js
+	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js'
+
+# Long runs under load and faults (the soak): every test/long/*.long.test.ts.
+# Not part of `make test` nor of .ci/run; they take from minutes to SOAK_SECONDS (1800) and more.
+test-long: system-deps test-build
+	$(NODE_BIN)/mocha --reporter spec 'build/test/long/**/*.long.test.js'
 
 unit: test-build
 	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js 'build/test/unit/**/*.test.js'
+
+# Known vulnerabilities of the production dependencies; fails on high or critical.
+# Needs the registry's audit endpoint (network), so it is not part of make test.
+audit:
+	npm audit --omit=dev --audit-level=high
 
 # The database the shipped configuration (etc/) points at.
 db:

@@ -63,6 +63,11 @@ export interface KamailioOptions {
   reply503Prefix?: string;
   /** REGISTERs whose To user starts with this are dropped without any reply (default: none). */
   dropPrefix?: string;
+  /**
+   * Log each REGISTER's arrival and the sending of its challenge or reply with a
+   * microsecond timestamp, user, Call-ID, CSeq and Via (readRegisterTrace reads them).
+   */
+  traceRegisters?: boolean;
   /** SIP worker processes per UDP socket, and TCP workers (default 2). */
   children?: number;
   /** Also listen on [::1] (same port numbers). */
@@ -415,6 +420,7 @@ function renderConfig(options: KamailioOptions, ctx: RenderContext): string {
     REALM_EXPR: options.realm === undefined ? '$td' : `"${options.realm}"`,
     UNAVAILABLE_PREFIX: options.reply503Prefix ?? '',
     DROP_PREFIX: options.dropPrefix ?? '',
+    TRACE_DEFINE: options.traceRegisters ? '#!define TRACE_REGISTERS' : '# traceRegisters: off',
   });
 }
 
