@@ -433,8 +433,8 @@ export class RegistrationAgent implements RegistrationControl {
         break;
       case 'refresh':
         reg.grantedExpires = t.next.grantedExpires;
-        // Counted from the sending: the registrar's lifetime cannot have begun before it.
-        reg.expiresAtSec = expiryDeadlineSec(sentAt + t.next.grantedExpires * 1000);
+        // Counted from the sending of the transaction answered (else of the request): the registrar's lifetime cannot have begun before it.
+        reg.expiresAtSec = expiryDeadlineSec(lifetimeStart(outcome, sentAt, this.parts.clock.now()) + t.next.grantedExpires * 1000);
         if (reg.wanted === null) this.scheduleRefresh(reg, this.parts.planner.afterRegistration(t.next.grantedExpires));
         break;
       case 'retry':
@@ -468,6 +468,11 @@ export class RegistrationAgent implements RegistrationControl {
       }
     }
   }
+}
+
+/** When the registrar's lifetime for a 2xx's binding began at the earliest, on the engine's clock. */
+function lifetimeStart(outcome: RegistrationOutcome, requestSentAt: number, now: number): number {
+  return outcome.answeredAfterMs === undefined ? requestSentAt : Math.max(requestSentAt, now - outcome.answeredAfterMs);
 }
 
 /**

@@ -526,6 +526,20 @@ describe('RegistrationAgent', () => {
       assert.equal(agent.describe('subscriber', 2)?.status, RegStatus.Active);
     });
 
+    it('a 2xx counts the lifetime from the sending of the transaction it answers (a re-send long after the request began)', async () => {
+      const { clock, client, sink, agent } = setup();
+      agent.create('subscriber', 1, ALICE);
+      clock.advance(40_000); // unanswered, then challenged: the re-send went out 1 s before this 2xx
+      client.sent[0]?.answer({ grantedExpires: 60, answeredAfterMs: 1000 });
+      await settle();
+      clock.advance(30_000);
+      assert.equal(client.sent.length, 2, 'refreshed 30 s after the answer');
+      clock.advance(27_999); // the lifetime from +39 s lasts until +99 s: FAILED from +98 s, not from +59 s
+      assert.equal(sink.ops.length, 1);
+      clock.advance(1);
+      assert.deepEqual(sink.ops.at(-1), ['update', 'subscriber:1', expired(EXPIRED.unanswered)]);
+    });
+
     it('refreshes held in the congestion window past their expiry are FAILED then, and still go out once each when their turn comes', async () => {
       const { clock, client, sink, agent } = setup({ settings: { maxPendingTransactions: 8 } });
       const accounts = 600;
