@@ -16,6 +16,11 @@
  * (plain-text passwords) → 401 with qop=auth on any failure → save("location"); any
  * other method → 405. usrloc writes through (db_mode 1), so a binding is in the
  * `location` table as soon as the 200 OK is sent.
+ *
+ * Outages: freeze() / thaw() stop and continue every process of the instance (a host
+ * gone silent); kill() ends them, keeping ports, configuration and database, and
+ * restart() starts the same registrar again (its bindings reloaded from the location
+ * table). With logRegisters, each REGISTER it receives is logged (registersReceived).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -78,6 +83,8 @@ export interface KamailioOptions {
   usrlocTimerInterval?: number;
   /** Kamailio `debug` level: 1 warnings, 2 info (default; one line per failed auth), 3 debug. */
   logLevel?: number;
+  /** Log a line per REGISTER received, for registersReceived() (a warning: shown at every level). */
+  logRegisters?: boolean;
   /** Shared memory in MB (default 128; 100 000 bindings need roughly 100). */
   sharedMemoryMb?: number;
   /** How long to wait for every listener to answer (default 20 s). */
@@ -125,7 +132,7 @@ export interface LocationFilter {
 }
 
 export interface KamailioHandle {
-  /** Pid of the main process, which leads the process group of all workers. */
+  /** Pid of the main process, which leads the process group of all workers (a new one after restart()). */
   readonly pid: number;
   readonly host: string;
   /** '::1' when started with ipv6: true. */
@@ -161,6 +168,14 @@ export interface KamailioHandle {
   rpc(method: string, ...params: string[]): Promise<string>;
   logTail(lines?: number): string;
   readonly running: boolean;
+  /** SIGSTOP to every process: datagrams queue in the socket buffers until they overflow, nothing is answered. */
+  freeze(): void;
+  /** SIGCONT after freeze(): what was queued is processed, late. */
+  thaw(): void;
+  /** SIGKILL to every process, keeping ports, configuration and database for restart(): UDP gets ICMP port unreachable, TCP resets. */
+  kill(): Promise<void>;
+  /** After kill(): the same registrar again, on the same ports; resolves once every listener answers. */
+  restart(): Promise<void>;
   /** Kills the process group, waits for it, drops the database, removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -175,6 +190,31 @@ const PORT_CLASH_RETRIES = 3;
 const DB_PREFIX = 'kamtest';
 
 const running = new Set<KamailioHandle>();
+
+/**
+ * REGISTERs an instance started with logRegisters received, per To user: `copies` counts
+ * every datagram or stream message (retransmissions too), `transactions` the distinct
+ * Call-ID/CSeq pairs. From the log lines `{1 <CSeq> REGISTER <Call-ID>} <script>: register
+ * received for <user>`.
+ */
+export function registersReceived(kam: KamailioHandle): Map<string, { copies: number; transactions: number }> {
+  const line = /\{1 (\d+) REGISTER (\S+)\} <script>: register received for (\S+)/;
+  const seen = new Set<string>();
+  const counts = new Map<string, { copies: number; transactions: number }>();
+  for (const text of fs.readFileSync(kam.logFile, 'utf8').split('\n')) {
+    const m = line.exec(text);
+    if (!m) continue;
+    const [, cseq, callId, user] = m as unknown as [string, string, string, string];
+    const count = counts.get(user) ?? { copies: 0, transactions: 0 };
+    count.copies++;
+    if (!seen.has(`${callId} ${cseq}`)) {
+      seen.add(`${callId} ${cseq}`);
+      count.transactions++;
+    }
+    counts.set(user, count);
+  }
+  return counts;
+}
 
 /** Kamailio's www_authorize() results (auth_api.h) the template logs. */
 export const AUTH_RC = { stale: -4, noCredentials: -5, wrongPassword: -2 } as const;
@@ -250,12 +290,7 @@ async function launch(
   fs.writeFileSync(files.cfg, renderConfig(options, { ports, hosts, database, server, files }));
 
   const started = Date.now();
-  const memoryMb = options.sharedMemoryMb ?? 128;
-  const peer = PeerProcess.start(options.binary ?? kamailioBinary(), [
-    '-DD', '-E', '-f', files.cfg, '-Y', dir, '-P', files.pid, '-w', dir,
-    '-m', String(memoryMb), '-M', '16',
-  ], { logFile: files.log, cwd: dir, env: { ...process.env, TZ: 'UTC' } });
-
+  const peer = spawnKamailio(options, files, dir);
   const ready = await waitForListeners(peer, ports, hosts, options.startTimeoutMs ?? 20000);
   if (!ready.ok) {
     await peer.stop('SIGKILL', 3000).catch(() => undefined);
@@ -266,10 +301,25 @@ async function launch(
     throw new Error(`Kamailio did not start (${ready.reason}); HARNESS_KEEP_DIRS=1 keeps ${dir}; log tail:\n${tail}`);
   }
   return makeHandle({
-    options, db, database, dir, files, ports, certificate, peer,
+    options, db, database, dir, files, ports, hosts, certificate, peer,
     host6: options.ipv6 ? '::1' : undefined, startupMs: Date.now() - started,
     release: () => releasePorts([udp, tcp, tlsPort]),
   });
+}
+
+interface InstanceFiles {
+  cfg: string;
+  log: string;
+  pid: string;
+  ctl: string;
+}
+
+function spawnKamailio(options: KamailioOptions, files: InstanceFiles, dir: string): PeerProcess {
+  const memoryMb = options.sharedMemoryMb ?? 128;
+  return PeerProcess.start(options.binary ?? kamailioBinary(), [
+    '-DD', '-E', '-f', files.cfg, '-Y', dir, '-P', files.pid, '-w', dir,
+    '-m', String(memoryMb), '-M', '16',
+  ], { logFile: files.log, cwd: dir, env: { ...process.env, TZ: 'UTC' } });
 }
 
 interface HandleParts {
@@ -277,8 +327,9 @@ interface HandleParts {
   db: mysql.Connection;
   database: string;
   dir: string;
-  files: { cfg: string; log: string; ctl: string };
+  files: InstanceFiles;
   ports: KamailioPorts;
+  hosts: string[];
   certificate: TestCertificate | undefined;
   peer: PeerProcess;
   host6: string | undefined;
@@ -287,7 +338,8 @@ interface HandleParts {
 }
 
 function makeHandle(parts: HandleParts): KamailioHandle {
-  const { db, peer, files, ports } = parts;
+  const { db, files, ports } = parts;
+  let peer = parts.peer;
   const defaultDomain = parts.options.realm ?? '127.0.0.1';
   let stopping: Promise<void> | undefined;
 
@@ -304,7 +356,9 @@ function makeHandle(parts: HandleParts): KamailioHandle {
   };
 
   const handle: KamailioHandle = {
-    pid: peer.pid,
+    get pid() {
+      return peer.pid;
+    },
     host: '127.0.0.1',
     host6: parts.host6,
     ports,
@@ -346,6 +400,17 @@ function makeHandle(parts: HandleParts): KamailioHandle {
     logTail: (lines = 40) => fileTail(files.log, lines),
     get running() {
       return peer.running;
+    },
+    freeze: () => peer.signal('SIGSTOP'),
+    thaw: () => peer.signal('SIGCONT'),
+    async kill() {
+      await peer.stop('SIGKILL', 5000);
+    },
+    async restart() {
+      if (peer.running) throw new Error(`Kamailio (pgid ${peer.pid}) is still running; kill() it first`);
+      peer = spawnKamailio(parts.options, files, parts.dir);
+      const ready = await waitForListeners(peer, ports, parts.hosts, parts.options.startTimeoutMs ?? 20000);
+      if (!ready.ok) throw new Error(`Kamailio did not start again (${ready.reason}); log tail:\n${fileTail(files.log, 30)}`);
     },
     stop() {
       stopping ??= (async () => {
@@ -415,6 +480,7 @@ function renderConfig(options: KamailioOptions, ctx: RenderContext): string {
     REALM_EXPR: options.realm === undefined ? '$td' : `"${options.realm}"`,
     UNAVAILABLE_PREFIX: options.reply503Prefix ?? '',
     DROP_PREFIX: options.dropPrefix ?? '',
+    LOG_REGISTER: options.logRegisters ? 'xlog("L_WARN", "register received for $tU\\n");' : '',
   });
 }
 
