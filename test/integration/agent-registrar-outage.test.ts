@@ -25,11 +25,11 @@ const MOST_REQUESTS_PER_ACCOUNT = 1 + Math.ceil(BASE.outageMs / 1000 / BASE.erro
 const RAMP_MS = 10_000;
 /**
  * Most REGISTER transactions per account at the registrar from its return until all are
- * ACTIVE: the request waiting when it returns and its re-send after a stale-nonce
- * challenge (a restarted Kamailio), plus the next refresh of an account recovered early
- * when the last one takes longer than half a lifetime (10 s). A storm is dozens.
+ * ACTIVE, besides the refreshes of accounts back early: the request waiting when it
+ * returns and its re-send after a stale-nonce challenge (a restarted Kamailio). A storm
+ * is dozens.
  */
-const MOST_TRANSACTIONS_AFTER_RETURN = 3;
+const MOST_TRANSACTIONS_AFTER_RETURN = 2;
 /** Far above an idle daemon's CPU with these accounts, far below a retry loop's (a core). */
 const MOST_CPU_SHARE = 0.25;
 

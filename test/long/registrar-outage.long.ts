@@ -1,0 +1,62 @@
+/**
+ * The long registrar outage run (issue 14, item 2): 10 000 accounts with expires 60 s,
+ * the registrar frozen (SIGSTOP) and killed (UDP, then TCP) for 2 minutes each, then
+ * back; the same checks as the CI test (test/integration/agent-registrar-outage.test.ts)
+ * at full size. About 12 minutes: not part of `make test` (its file name does not end in
+ * .test.ts); run it with
+ *   node_modules/.bin/tsc -p tsconfig.test.json && node_modules/.bin/mocha --no-config \
+ *     --require build/test/support/quiet-logs.js --exit build/test/long/registrar-outage.long.js
+ * It prints its figures (doc/reliability.md quotes them).
+ */
+import { UNABLE_TO_SEND } from '../../src/agent/status-transitions';
+import type { RunningDaemon } from '../support/daemon';
+import { startKamailio, type KamailioHandle } from '../support/kamailio';
+import { createTestDatabase, type TestDatabase } from '../support/mariadb';
+import {
+  assertOutageHandled, describeOutage, EXPIRED_REASONS, runRegistrarOutage, TIMEOUT, type OutageLimits, type OutagePlan,
+} from '../support/registrar-outage';
+import { printDaemonLogOnFailure } from '../support/registrations';
+
+const BASE = { accounts: 10_000, expires: 60, errorRetryInterval: 60, outageMs: 120_000, settleMs: 180_000 } as const;
+const LIMITS: OutageLimits = {
+  // The refresh, then one retry per error_retry_interval.
+  mostRequestsPerAccount: 1 + Math.ceil(BASE.outageMs / 1000 / BASE.errorRetryInterval),
+  // 10 000 accounts through a window that starts again at its minimum after the outage.
+  rampMs: 30_000,
+  mostTransactionsAfterReturn: 2,
+  mostCpuShare: 0.5,
+};
+
+describe('registrar outages at full size: 10 000 accounts, 2 minutes (MariaDB + Kamailio)', function () {
+  this.timeout(900_000);
+  let kam: KamailioHandle;
+  let db: TestDatabase | undefined;
+  let daemon: RunningDaemon | undefined;
+
+  before(async () => {
+    kam = await startKamailio({ tls: false, logLevel: 1, logRegisters: true, children: 4 });
+  });
+  after(async () => {
+    await kam?.stop();
+  });
+  beforeEach(async () => {
+    db = await createTestDatabase({ schema: 'readme' });
+  });
+  afterEach(async function () {
+    printDaemonLogOnFailure(this.currentTest, daemon);
+    daemon?.cleanup();
+    daemon = undefined;
+    await db?.drop();
+  });
+
+  async function run(plan: Omit<OutagePlan, keyof typeof BASE>, allowedReasons: readonly string[]): Promise<void> {
+    const report = await runRegistrarOutage(kam, db as TestDatabase, { ...BASE, ...plan }, (d) => (daemon = d));
+    process.stdout.write(`      ${describeOutage(report).replace(/\n/g, '\n      ')}\n`);
+    assertOutageHandled(report, allowedReasons, LIMITS);
+  }
+
+  it('frozen for 2 minutes', () => run({ fault: 'freeze', transport: 'udp', tag: 'long-frozen' }, [...EXPIRED_REASONS, TIMEOUT]));
+  it('killed for 2 minutes, UDP', () => run({ fault: 'kill', transport: 'udp', tag: 'long-killed-udp' }, [...EXPIRED_REASONS, TIMEOUT]));
+  it('killed for 2 minutes, TCP', () => run({ fault: 'kill', transport: 'tcp', tag: 'long-killed-tcp' },
+    [`${UNABLE_TO_SEND.code} ${UNABLE_TO_SEND.reason}`, TIMEOUT, ...EXPIRED_REASONS]));
+});
