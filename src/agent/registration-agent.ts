@@ -8,7 +8,7 @@
  * remembered in `wanted` and decided when its turn comes, so a remove that arrives
  * while a REGISTER waits in the rate limiter turns that slot into the de-REGISTER.
  *
- * An ACTIVE account's one timer is its refresh, due by its expiry at the latest; while
+ * An ACTIVE account's one timer is its refresh, due a second before its expiry at the latest; while
  * the refresh (or a de-REGISTER) waits in a queue or for its answer, the same timer
  * holds the expiry itself, so the row turns FAILED when the registrar lets the binding
  * go, however long the queues are (`expire`).
@@ -433,7 +433,7 @@ export class RegistrationAgent implements RegistrationControl {
         break;
       case 'refresh':
         reg.grantedExpires = t.next.grantedExpires;
-        // Counted from the sending of the transaction answered (else of the request): the registrar's lifetime cannot have begun before it.
+        // From the sending of the transaction answered: the registrar's lifetime cannot have begun before it.
         reg.expiresAtSec = expiryDeadlineSec(lifetimeStart(outcome, sentAt, this.parts.clock.now()) + t.next.grantedExpires * 1000);
         if (reg.wanted === null) this.scheduleRefresh(reg, this.parts.planner.afterRegistration(t.next.grantedExpires));
         break;

@@ -10,13 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { UNABLE_TO_SEND } from '../../src/agent/status-transitions';
-import type { RunningDaemon } from '../support/daemon';
-import { startKamailio, type KamailioHandle } from '../support/kamailio';
-import { createTestDatabase, type TestDatabase } from '../support/mariadb';
-import {
-  assertOutageHandled, describeOutage, EXPIRED_REASONS, runRegistrarOutage, TIMEOUT, type OutageLimits, type OutagePlan, type OutageReport,
-} from '../support/registrar-outage';
-import { printDaemonLogOnFailure } from '../support/registrations';
+import { assertOutageHandled, EXPIRED_REASONS, outageRuns, TIMEOUT, type OutageLimits } from '../support/registrar-outage';
 
 const BASE = { accounts: 300, expires: 20, errorRetryInterval: 10, outageMs: 25_000, settleMs: 30_000 } as const;
 /** Registration requests per account while the registrar is away: the refresh, then one retry per error_retry_interval. */
@@ -35,31 +29,7 @@ const MOST_CPU_SHARE = 0.25;
 
 describe('registration engine: registrar outages (MariaDB + Kamailio frozen and killed)', function () {
   this.timeout(120_000);
-  let kam: KamailioHandle;
-  let db: TestDatabase | undefined;
-  let daemon: RunningDaemon | undefined;
-
-  before(async () => {
-    kam = await startKamailio({ tls: false, logLevel: 1, logRegisters: true, children: 4 });
-  });
-  after(async () => {
-    await kam?.stop();
-  });
-  beforeEach(async () => {
-    db = await createTestDatabase({ schema: 'readme' });
-  });
-  afterEach(async function () {
-    printDaemonLogOnFailure(this.currentTest, daemon);
-    daemon?.cleanup();
-    daemon = undefined;
-    await db?.drop();
-  });
-
-  async function run(plan: Omit<OutagePlan, keyof typeof BASE>): Promise<OutageReport> {
-    const report = await runRegistrarOutage(kam, db as TestDatabase, { ...BASE, ...plan }, (d) => (daemon = d));
-    process.stdout.write(`      ${describeOutage(report).replace(/\n/g, '\n      ')}\n`);
-    return report;
-  }
+  const run = outageRuns(BASE);
 
   const limits: OutageLimits = {
     mostRequestsPerAccount: MOST_REQUESTS_PER_ACCOUNT, rampMs: RAMP_MS,

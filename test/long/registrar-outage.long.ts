@@ -9,13 +9,7 @@
  * It prints its figures (doc/reliability.md quotes them).
  */
 import { UNABLE_TO_SEND } from '../../src/agent/status-transitions';
-import type { RunningDaemon } from '../support/daemon';
-import { startKamailio, type KamailioHandle } from '../support/kamailio';
-import { createTestDatabase, type TestDatabase } from '../support/mariadb';
-import {
-  assertOutageHandled, describeOutage, EXPIRED_REASONS, runRegistrarOutage, TIMEOUT, type OutageLimits, type OutagePlan,
-} from '../support/registrar-outage';
-import { printDaemonLogOnFailure } from '../support/registrations';
+import { assertOutageHandled, EXPIRED_REASONS, outageRuns, TIMEOUT, type OutageLimits } from '../support/registrar-outage';
 
 const BASE = { accounts: 10_000, expires: 60, errorRetryInterval: 60, outageMs: 120_000, settleMs: 180_000 } as const;
 const LIMITS: OutageLimits = {
@@ -29,31 +23,10 @@ const LIMITS: OutageLimits = {
 
 describe('registrar outages at full size: 10 000 accounts, 2 minutes (MariaDB + Kamailio)', function () {
   this.timeout(900_000);
-  let kam: KamailioHandle;
-  let db: TestDatabase | undefined;
-  let daemon: RunningDaemon | undefined;
-
-  before(async () => {
-    kam = await startKamailio({ tls: false, logLevel: 1, logRegisters: true, children: 4 });
-  });
-  after(async () => {
-    await kam?.stop();
-  });
-  beforeEach(async () => {
-    db = await createTestDatabase({ schema: 'readme' });
-  });
-  afterEach(async function () {
-    printDaemonLogOnFailure(this.currentTest, daemon);
-    daemon?.cleanup();
-    daemon = undefined;
-    await db?.drop();
-  });
-
-  async function run(plan: Omit<OutagePlan, keyof typeof BASE>, allowedReasons: readonly string[]): Promise<void> {
-    const report = await runRegistrarOutage(kam, db as TestDatabase, { ...BASE, ...plan }, (d) => (daemon = d));
-    process.stdout.write(`      ${describeOutage(report).replace(/\n/g, '\n      ')}\n`);
-    assertOutageHandled(report, allowedReasons, LIMITS);
-  }
+  const runOutage = outageRuns(BASE);
+  const run = async (plan: Parameters<typeof runOutage>[0], allowedReasons: readonly string[]): Promise<void> => {
+    assertOutageHandled(await runOutage(plan), allowedReasons, LIMITS);
+  };
 
   it('frozen for 2 minutes', () => run({ fault: 'freeze', transport: 'udp', tag: 'long-frozen' }, [...EXPIRED_REASONS, TIMEOUT]));
   it('killed for 2 minutes, UDP', () => run({ fault: 'kill', transport: 'udp', tag: 'long-killed-udp' }, [...EXPIRED_REASONS, TIMEOUT]));

@@ -17,11 +17,11 @@
 import assert from 'node:assert/strict';
 import { EXPIRED } from '../../src/agent/status-transitions';
 import { startDaemon, type RunningDaemon } from './daemon';
-import { registersReceived, type KamailioHandle } from './kamailio';
-import type { TestDatabase } from './mariadb';
+import { registersReceived, startKamailio, type KamailioHandle } from './kamailio';
+import { createTestDatabase, type TestDatabase } from './mariadb';
 import { cpuSeconds } from './process-cpu';
 import { residentBytes } from './process-memory';
-import { di, RegStatus, sleep, waitFor, type RegRow } from './registrations';
+import { di, printDaemonLogOnFailure, RegStatus, sleep, waitFor, type RegRow } from './registrations';
 
 export type OutageFault = 'freeze' | 'kill';
 
@@ -229,6 +229,39 @@ export function assertOutageHandled(r: OutageReport, allowedReasons: readonly st
   const refreshes = Math.ceil((r.recoveryMs ?? 0) / (p.expires * 500));
   assert.ok(r.afterReturn.mostTransactionsPerAccount <= limits.mostTransactionsAfterReturn + refreshes,
     `an account sent ${r.afterReturn.mostTransactionsPerAccount} REGISTER transactions to the returned registrar in ${r.recoveryMs} ms`);
+}
+
+export type OutageSizes = Pick<OutagePlan, 'accounts' | 'expires' | 'errorRetryInterval' | 'outageMs' | 'settleMs'>;
+
+/**
+ * For a describe() of outage runs: one registrar for the suite (logRegisters), a fresh
+ * database per test, the daemon's log tail when a test fails. Returns the function
+ * that runs one plan of these sizes and prints its report.
+ */
+export function outageRuns(sizes: OutageSizes): (plan: Omit<OutagePlan, keyof OutageSizes>) => Promise<OutageReport> {
+  let kam: KamailioHandle | undefined;
+  let db: TestDatabase | undefined;
+  let daemon: RunningDaemon | undefined;
+  before(async () => {
+    kam = await startKamailio({ tls: false, logLevel: 1, logRegisters: true, children: 4 });
+  });
+  after(async () => {
+    await kam?.stop();
+  });
+  beforeEach(async () => {
+    db = await createTestDatabase({ schema: 'readme' });
+  });
+  afterEach(async function () {
+    printDaemonLogOnFailure(this.currentTest, daemon);
+    daemon?.cleanup();
+    daemon = undefined;
+    await db?.drop();
+  });
+  return async (plan) => {
+    const report = await runRegistrarOutage(kam as KamailioHandle, db as TestDatabase, { ...sizes, ...plan }, (d) => (daemon = d));
+    process.stdout.write(`      ${describeOutage(report).replace(/\n/g, '\n      ')}\n`);
+    return report;
+  };
 }
 
 /** The report as a few lines for the test log and doc/reliability.md. */
