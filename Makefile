@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 MYSQL ?= mysql -h 127.0.0.1 -P 3306 -u root
-DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester openssl procps systemd
+DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester openssl procps systemd lintian
 # What the benchmarks need on top of DEB_PACKAGES: gnuplot draws their plots.
 BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps bench-deps test lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages deb
+.PHONY: all build deps system-deps bench-deps test test-long audit lint typecheck test-build unit run db clean bench bench-sip bench-rpc bench-db bench-messages deb
 
 all: build
 
@@ -40,11 +40,22 @@ test-build: deps
 	$(NODE_BIN)/tsc -p tsconfig.test.json
 
 # Lint, type-check, then every test (unit and integration) in one mocha run.
+# .mocharc.json names no spec: mocha would add it to the files named on its command line.
 test: system-deps lint typecheck test-build build
-	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js
+	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js 'build/test/unit/**/*.test.js' 'build/test/integration/**/*.test.js'
+
+# Long runs under load and faults (the soak): every test/long/*.long.test.ts.
+# Not part of `make test` nor of .ci/run; they take from minutes to SOAK_SECONDS (1800) and more.
+test-long: system-deps test-build
+	$(NODE_BIN)/mocha --reporter spec 'build/test/long/**/*.long.test.js'
 
 unit: test-build
 	$(NODE_BIN)/mocha --reporter build/test/support/summary-reporter.js 'build/test/unit/**/*.test.js'
+
+# Known vulnerabilities of the production dependencies; fails on high or critical.
+# Needs the registry's audit endpoint (network), so it is not part of make test.
+audit:
+	npm audit --omit=dev --audit-level=high
 
 # The database the shipped configuration (etc/) points at.
 db:
@@ -95,32 +106,101 @@ bench-rpc: system-deps test-build
 bench-db: test-build
 	node build/bench/status-writes.js $(BENCH_DB_ARGS)
 
-# Debian package with the systemd unit: build/deb/db-reg-agent_<version>_all.deb.
-# Production dependencies only (a pruned copy of node_modules, no network needed);
-# configuration in /etc/db-reg-agent (conffiles), unit settings in /etc/default.
-DEB_VERSION = $(shell node -p "require('./package.json').version")
+# Installation layout, shared by `make install` and the Debian package (doc/operations.md,
+# "Install"). PREFIX /usr puts the configuration in /etc, any other PREFIX in PREFIX/etc.
+PREFIX ?= /usr
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SBINDIR := $(PREFIX)/sbin
+PKGLIBDIR := $(PREFIX)/lib/db-reg-agent
+DOCDIR := $(PREFIX)/share/doc/db-reg-agent
+MAN8DIR := $(PREFIX)/share/man/man8
+LINTIANDIR := $(PREFIX)/share/lintian/overrides
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+CONFDIR := $(SYSCONFDIR)/db-reg-agent
+DEFAULTSDIR := $(SYSCONFDIR)/default
+VERSION = $(shell node -p "require('./package.json').version")
+# The changelog's latest entry names the version (it must be package.json's) and the maintainer.
+CHANGELOG_VERSION = ${shell sed -n '1s/^db-reg-agent (\([^)]*\)).*/\1/p' etc/debian/changelog}
+MAINTAINER = ${shell sed -n 's/^ -- \(.*>\)  .*/\1/p' etc/debian/changelog | head -1}
+# The files name the package's paths; another PREFIX or SYSCONFDIR rewrites them.
+RELOCATE = sed -e 's|/usr/lib/db-reg-agent|$(PKGLIBDIR)|g' -e 's|/usr/sbin/db-reg-agent|$(SBINDIR)/db-reg-agent|g' \
+  -e 's|/usr/share/doc/db-reg-agent|$(DOCDIR)|g' -e 's|/usr/lib/systemd/system|$(UNITDIR)|g' \
+  -e 's|/etc/db-reg-agent|$(CONFDIR)|g' -e 's|/etc/default/db-reg-agent|$(DEFAULTSDIR)/db-reg-agent|g' -e 's|@VERSION@|$(VERSION)|g'
+# What `make install` leaves, folders last (`make uninstall` removes these and nothing else).
+INSTALLED_FILES = $(SBINDIR)/db-reg-agent $(UNITDIR)/db-reg-agent.service $(DEFAULTSDIR)/db-reg-agent \
+  $(MAN8DIR)/db-reg-agent.8.gz $(LINTIANDIR)/db-reg-agent
+INSTALLED_FOLDERS = $(PKGLIBDIR) $(CONFDIR) $(DOCDIR)
+PROD := build/prod
+PROD_DIST := build/dist-prod
+
+# The compiled daemon as installed: no source maps (the TypeScript is not installed).
+$(PROD_DIST)/main.js: node_modules/.package-lock.json tsconfig.json $(shell find src -name '*.ts')
+	rm -rf $(PROD_DIST)
+	$(NODE_BIN)/tsc -p tsconfig.json --sourceMap false --outDir $(PROD_DIST)
+	chmod 0755 $@
+
+# The production dependencies: a pruned copy of node_modules (no network needed) with
+# only what runs; their licences go into the copyright file.
+$(PROD)/.stripped: node_modules/.package-lock.json etc/debian/strip-modules.js etc/debian/copyright.js etc/debian/changelog
+	rm -rf $(PROD) && mkdir -p $(PROD)
+	cp package.json package-lock.json $(PROD)/ && cp -r node_modules $(PROD)/
+	cd $(PROD) && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error
+	node etc/debian/strip-modules.js $(PROD)/node_modules
+	node etc/debian/copyright.js $(PROD) '$(MAINTAINER)' > $(PROD)/copyright
+	node etc/debian/strip-modules.js --licence-files $(PROD)/node_modules
+	@touch $@
+
+.PHONY: install uninstall
+install: deps $(PROD)/.stripped $(PROD_DIST)/main.js
+	@[ "$(CHANGELOG_VERSION)" = "$(VERSION)" ] || { echo "etc/debian/changelog is at $(CHANGELOG_VERSION), package.json at $(VERSION): add a changelog entry"; exit 1; }
+	rm -rf $(DESTDIR)$(PKGLIBDIR) && install -d $(DESTDIR)$(PKGLIBDIR)
+	cp -r $(PROD_DIST) $(DESTDIR)$(PKGLIBDIR)/dist
+	install -m 0644 package.json $(DESTDIR)$(PKGLIBDIR)/
+	cp -r $(PROD)/node_modules $(DESTDIR)$(PKGLIBDIR)/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(CONFDIR) $(DESTDIR)$(DEFAULTSDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(DOCDIR)/sql $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(LINTIANDIR)
+	$(RELOCATE) etc/debian/db-reg-agent.sh > $(DESTDIR)$(SBINDIR)/db-reg-agent && chmod 0755 $(DESTDIR)$(SBINDIR)/db-reg-agent
+	@# Configuration an administrator may have edited is kept (a package upgrade keeps conffiles too).
+	@for file in etc/*.conf etc/default/db-reg-agent; do \
+	  case $$file in etc/default/*) dest=$(DESTDIR)$(DEFAULTSDIR)/db-reg-agent ;; *) dest=$(DESTDIR)$(CONFDIR)/$${file#etc/} ;; esac; \
+	  if [ -e "$$dest" ]; then echo "keeping $$dest"; else echo "installing $$dest"; $(RELOCATE) "$$file" > "$$dest" && chmod 0644 "$$dest"; fi; \
+	done
+	$(RELOCATE) etc/systemd/db-reg-agent.service > $(DESTDIR)$(UNITDIR)/db-reg-agent.service
+	$(RELOCATE) doc/db-reg-agent.8 | gzip -9n > $(DESTDIR)$(MAN8DIR)/db-reg-agent.8.gz
+	install -m 0644 etc/debian/lintian-overrides $(DESTDIR)$(LINTIANDIR)/db-reg-agent
+	install -m 0644 README.md doc/*.md $(PROD)/copyright $(DESTDIR)$(DOCDIR)/
+	gzip -9n < etc/debian/changelog > $(DESTDIR)$(DOCDIR)/changelog.gz
+	install -m 0644 sql/*.sql $(DESTDIR)$(DOCDIR)/sql/
+	chmod 0644 $(DESTDIR)$(UNITDIR)/db-reg-agent.service \
+	  $(DESTDIR)$(MAN8DIR)/db-reg-agent.8.gz $(DESTDIR)$(DOCDIR)/changelog.gz
+
+# Removes what `install` put there, configuration included; in a DESTDIR also the
+# folders it leaves empty (outside one, shared system folders such as /usr/share/man
+# stay, empty or not).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	rm -rf $(addprefix $(DESTDIR),$(INSTALLED_FOLDERS))
+	@if [ -n "$(DESTDIR)" ]; then \
+	  for file in $(INSTALLED_FILES) $(INSTALLED_FOLDERS); do \
+	    dir=$$(dirname "$$file"); \
+	    while [ "$$dir" != / ] && rmdir "$(DESTDIR)$$dir" 2>/dev/null; do dir=$$(dirname "$$dir"); done; \
+	  done; \
+	fi
+
+# Debian package with the systemd unit: build/deb/db-reg-agent_<version>_all.deb, made
+# from `make install` into build/deb/root; configuration files are conffiles.
 DEB_ROOT := build/deb/root
-DEB_LIB := $(DEB_ROOT)/usr/lib/db-reg-agent
 deb: deps
-	rm -rf build/deb && mkdir -p $(DEB_LIB) $(DEB_ROOT)/DEBIAN $(DEB_ROOT)/etc/db-reg-agent \
-	  $(DEB_ROOT)/etc/default $(DEB_ROOT)/lib/systemd/system $(DEB_ROOT)/usr/sbin \
-	  $(DEB_ROOT)/usr/share/doc/db-reg-agent/sql
-	$(NODE_BIN)/tsc -p tsconfig.json --outDir $(DEB_LIB)/dist
-	cp package.json package-lock.json $(DEB_LIB)/
-	cp -r node_modules $(DEB_LIB)/
-	cd $(DEB_LIB) && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error
-	rm -f $(DEB_LIB)/node_modules/.package-lock.json && find $(DEB_LIB)/node_modules -type d -empty -delete
-	install -m 0755 etc/debian/db-reg-agent.sh $(DEB_ROOT)/usr/sbin/db-reg-agent
-	install -m 0644 etc/*.conf $(DEB_ROOT)/etc/db-reg-agent/
-	install -m 0644 etc/default/db-reg-agent $(DEB_ROOT)/etc/default/db-reg-agent
-	install -m 0644 etc/systemd/db-reg-agent.service $(DEB_ROOT)/lib/systemd/system/
-	install -m 0644 README.md doc/*.md $(DEB_ROOT)/usr/share/doc/db-reg-agent/
-	install -m 0644 sql/*.sql $(DEB_ROOT)/usr/share/doc/db-reg-agent/sql/
+	rm -rf build/deb
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr SYSCONFDIR=/etc UNITDIR=/usr/lib/systemd/system
+	install -d $(DEB_ROOT)/DEBIAN
 	install -m 0755 etc/debian/postinst etc/debian/prerm etc/debian/postrm $(DEB_ROOT)/DEBIAN/
 	(cd $(DEB_ROOT) && find etc -type f | sed 's|^|/|' | sort) > $(DEB_ROOT)/DEBIAN/conffiles
-	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e "s/@INSTALLED_SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
+	(cd $(DEB_ROOT) && find usr -type f | sort | xargs md5sum) > $(DEB_ROOT)/DEBIAN/md5sums
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@MAINTAINER@/$(MAINTAINER)/' \
+	  -e "s/@INSTALLED_SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
 	  etc/debian/control.in > $(DEB_ROOT)/DEBIAN/control
-	dpkg-deb --root-owner-group --build -Zxz $(DEB_ROOT) build/deb/db-reg-agent_$(DEB_VERSION)_all.deb
+	dpkg-deb --root-owner-group --build -Zxz $(DEB_ROOT) build/deb/db-reg-agent_$(VERSION)_all.deb
 
 clean:
 	rm -rf dist build

@@ -14,11 +14,12 @@ import { RegistrationAgent } from './agent/registration-agent';
 import { TimerQueue } from './agent/timer-queue';
 import { describeAccountKey, type AccountKey } from './agent/account';
 import type { AccountQuery } from './db/account-row';
-import { openAccountStream } from './db/account-source';
-import { createDbPool, endDbPool, type DbPool } from './db/pool';
+import { loadAccountQuery } from './db/account-load';
+import { DatabaseUnavailable, DatabaseWait, StartInterrupted } from './db/database-wait';
+import { describeDbError } from './db/db-errors';
+import { checkDbConnection, createDbPool, endDbPool, type DbPool } from './db/pool';
 import { RegistrationStore } from './db/registration-store';
 import { StatusWriter } from './db/status-writer';
-import { describeDbError } from './db/db-errors';
 import { DiRegistry } from './core/di';
 import { logger } from './process/log';
 import { settledWithin } from './core/settled-within';
@@ -55,6 +56,11 @@ const RPC_STOP_GRACE_MS = 1000;
  */
 const STOP_BUDGET_MS = 8000;
 
+/** A start that a stop (SIGTERM) ended while it waited for the database: no failure to report. */
+export function isInterruptedStart(err: unknown): boolean {
+  return err instanceof StartInterrupted;
+}
+
 export class Daemon {
   private pool?: DbPool;
   private writer?: StatusWriter;
@@ -62,6 +68,8 @@ export class Daemon {
   private agent?: RegistrationAgent;
   private controlPlane?: ControlPlane;
   private metrics?: MetricsServer;
+  /** Aborted by stop(): ends a start that waits for the database. */
+  private readonly starting = new AbortController();
   readonly registry = new DiRegistry();
 
   constructor(private readonly config: DaemonConfig) {}
@@ -69,7 +77,8 @@ export class Daemon {
   async start(): Promise<void> {
     const { agent: ac, sems } = this.config;
     this.pool = createDbPool(ac.db);
-    await this.checkDatabase(this.pool);
+    const wait = new DatabaseWait({ where: this.databaseAddress(), giveUpAfterMs: ac.dbStartTimeout * 1000, signal: this.starting.signal });
+    await this.checkDatabase(this.pool, wait);
 
     const authenticate = sems.plugins.has('uac_auth');
     if (!authenticate) {
@@ -136,13 +145,14 @@ export class Daemon {
       this.metrics = new MetricsServer({ port: ac.metricsPort, listen: ac.metricsListen }, this.registry, () => this.writer?.stats());
       await this.metrics.start();
     }
-    await this.loadAccounts(this.pool, this.agent);
+    await this.loadAccounts(this.pool, this.agent, wait);
     this.controlPlane.open();
     log.info('running');
   }
 
   /** Reverse order; bindings stay registered (SPEC §1: that makes restarts seamless). */
   async stop(): Promise<void> {
+    this.starting.abort();
     const deadline = performance.now() + STOP_BUDGET_MS;
     /** A step's own time, or what is left of the budget once `reserveMs` is kept for later steps. */
     const within = (ms: number, reserveMs = 0): number => Math.max(0, Math.min(ms, deadline - reserveMs - performance.now()));
@@ -164,18 +174,31 @@ export class Daemon {
     }
   }
 
-  /** SEMS refuses to load without its database; so do we, with the reason. */
-  private async checkDatabase(pool: DbPool): Promise<void> {
-    const { host, port, socketPath, user, database } = this.config.agent.db;
-    try {
-      await pool.query('SELECT 1');
-    } catch (err) {
-      const where = socketPath ?? `${host}:${port}`;
-      throw new Error(`cannot use database '${database}' at ${where} as '${user}': ${describeDbError(err)}`, { cause: err });
-    }
+  /**
+   * SEMS refuses to load without its database; we wait for it up to db_start_timeout
+   * (a service manager may start us first), then refuse with the reason. A wrong
+   * login or database name fails at once.
+   */
+  private async checkDatabase(pool: DbPool, wait: DatabaseWait): Promise<void> {
+    await wait.run('SELECT 1', () => checkDbConnection(pool, this.config.agent.dbWriteTimeout * 1000))
+      .catch((err: unknown) => this.databaseFailure(err));
   }
 
-  private async loadAccounts(pool: DbPool, agent: RegistrationAgent): Promise<void> {
+  private databaseAddress(): string {
+    const { host, port, socketPath } = this.config.agent.db;
+    return socketPath ?? `${host}:${port}`;
+  }
+
+  /** A start-up read that failed for good, as the start's one line: which database, as whom, why. */
+  private databaseFailure(err: unknown): never {
+    if (err instanceof StartInterrupted) throw err;
+    const { user, database } = this.config.agent.db;
+    const reason = err instanceof DatabaseUnavailable ? err.message : describeDbError(err);
+    throw new Error(`cannot use database '${database}' at ${this.databaseAddress()} as '${user}': ${reason}`, { cause: err });
+  }
+
+  /** Each query read to its end, through outages; nothing is registered twice (account-load.ts). */
+  private async loadAccounts(pool: DbPool, agent: RegistrationAgent, wait: DatabaseWait): Promise<void> {
     const ac = this.config.agent;
     const queries: AccountQuery[] = [];
     if (ac.subscribersQuery) {
@@ -185,9 +208,11 @@ export class Daemon {
     const started = performance.now();
     for (const query of queries) {
       // The stream reads the DB clock on the engine's clock: its rows' times count from that moment.
-      const stream = await openAccountStream(pool, query, { monotonicNow: () => systemClock.now() });
-      for await (const row of stream) agent.restore(row, stream.clock.monotonicMs);
-      if (stream.skipped > 0) log.warn(`${query.configKey}: ${stream.skipped} rows without a usable id skipped`);
+      const load = await loadAccountQuery(pool, query, (row, readAt) => agent.restore(row, readAt), {
+        wait, replyTimeoutMs: ac.dbWriteTimeout * 1000, monotonicNow: () => systemClock.now(),
+      }).catch((err: unknown) => (err instanceof DatabaseUnavailable ? this.databaseFailure(err) : Promise.reject(err)));
+      if (load.skipped > 0) log.warn(`${query.configKey}: ${load.skipped} rows without a usable id skipped`);
+      if (load.repeated > 0) log.info(`${query.configKey}: read ${load.repeated + 1} times; ${load.restored} accounts taken, each once`);
     }
     log.info(`loaded ${agent.size} registrations in ${Math.round(performance.now() - started)} ms`);
   }

@@ -6,7 +6,7 @@
 import { loadConfig, type DaemonConfig } from './config/load';
 import { ConfigError } from './config/reader';
 import { VERSION, type SemsConfig } from './config/sems-config';
-import { Daemon } from './daemon';
+import { Daemon, isInterruptedStart } from './daemon';
 import {
   applyHeapPolicy, closeSyslog, detach, dropPrivileges, handleSignals, isBackgroundProcess, logger, logToStderr,
   logToSyslog, orderlyStop, parseCommandLine, PrivilegeError, reportRunning, reportStartFailure, resolveRunAs,
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     await daemon.start();
     dropPrivileges(runAs);
   } catch (err) {
+    if (isInterruptedStart(err)) return; // the stop that interrupted it ends the process
     const message = `start-up failed: ${(err as Error).message}`;
     log.error(message);
     await reportStartFailure(message);

@@ -5,6 +5,7 @@
  */
 import type { AccountType } from '../db/account-key';
 import type { RegistrationParams } from '../sip/registration-client';
+import { escapeUserPart } from '../sip/uri';
 
 export type { AccountType };
 
@@ -66,10 +67,13 @@ export function authUserOf(account: AccountData): string {
   return NO_AUTH_USER.has(account.authUser) ? account.user : account.authUser;
 }
 
-/** Contact precedence: explicit > sip:user@contact_hostport > sip:user@local address. */
+/**
+ * Contact precedence: explicit > sip:user@contact_hostport > sip:user@local address. The
+ * explicit one is a URI as provisioned; the user goes into the default one escaped (RFC 3261 §25.1).
+ */
 export function contactOf(account: AccountData, rules: IdentityRules): string {
   if (account.contact !== '') return account.contact;
-  const user = identityUser(account.user, rules.usernameWithDomain);
+  const user = escapeUserPart(identityUser(account.user, rules.usernameWithDomain));
   return `sip:${user}@${rules.contactHostport || rules.localHostport}`;
 }
 

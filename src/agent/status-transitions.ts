@@ -43,7 +43,7 @@ export interface StatusPolicy {
 export type Operation = 'register' | 'deregister';
 
 type Row = (o: RegistrationOutcome, p: StatusPolicy) => Transition;
-type OutcomeClass = 'success' | 'contactMissing' | 'failure' | 'unsent' | 'aborted';
+type OutcomeClass = 'success' | 'contactMissing' | 'failure' | 'unsent' | 'invalid' | 'aborted';
 
 const contactsOf = (o: RegistrationOutcome, p: StatusPolicy): string | undefined =>
   p.saveContacts ? (o.contacts ?? '') : undefined;
@@ -83,6 +83,12 @@ const TABLE: Record<Operation, Record<OutcomeClass, Row>> = {
       writes: [{ kind: 'update', update: { lastCode: UNABLE_TO_SEND.code, lastReason: UNABLE_TO_SEND.reason, status: RegStatus.Failed } }],
       next: { kind: 'retry' },
     }),
+    // Data no registrar could parse: 480 with the reason naming the field. A retry would
+    // be refused the same way; the DI call that corrects the data registers again.
+    invalid: (o) => ({
+      writes: [{ kind: 'update', update: { lastCode: o.code, lastReason: o.reason, status: RegStatus.Failed } }],
+      next: { kind: 'keep' },
+    }),
     // Stopping before anything was sent: the registrar knows nothing new, the row stays.
     aborted: () => UNCHANGED,
   },
@@ -99,6 +105,8 @@ const TABLE: Record<Operation, Record<OutcomeClass, Row>> = {
       writes: [deregisterFailed({ ...o, code: UNABLE_TO_SEND.code, reason: UNABLE_TO_SEND.reason }, p)],
       next: { kind: 'keep' },
     }),
+    // Like unsent, with the reason naming the field.
+    invalid: (o, p) => ({ writes: [deregisterFailed(o, p)], next: { kind: 'keep' } }),
     aborted: () => UNCHANGED,
   },
 };
@@ -125,6 +133,7 @@ export function expiredWrites(requestSent: boolean, policy: StatusPolicy): Write
 
 function classify(o: RegistrationOutcome): OutcomeClass {
   if (o.aborted) return 'aborted';
+  if (o.invalid) return 'invalid';
   if (!o.sent) return 'unsent';
   if (o.code >= 200 && o.code < 300) return o.contactMissing ? 'contactMissing' : 'success';
   return 'failure';

@@ -54,6 +54,8 @@ export interface AgentConfig {
   maxPendingTransactions: number;
   /** Extension: seconds a status write statement may wait for its reply. */
   dbWriteTimeout: number;
+  /** Extension: seconds the start waits for an unreachable database; 0 = as long as it takes. */
+  dbStartTimeout: number;
   /** Extension: TLS towards registrars. */
   tls: TlsClientConfig;
   /** Extension: Prometheus metrics port, 0 = off. */
@@ -144,6 +146,8 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
   const dbWriteTimeout = cfg.uint('db_write_timeout', 30);
   if (dbWriteTimeout < 1) fail(`'db_write_timeout' must be at least 1 second`);
 
+  const dbStartTimeout = cfg.uint('db_start_timeout', 60);
+
   const metricsPort = cfg.uint('metrics_port', 0);
   if (metricsPort > 65535) fail(`'metrics_port' must be 0..65535, got ${metricsPort}`);
 
@@ -175,6 +179,7 @@ export function parseAgentConfig(cfg: ConfigFile, warn: ConfigWarn = () => undef
     errorRetryInterval,
     maxPendingTransactions,
     dbWriteTimeout,
+    dbStartTimeout,
     tls: {
       caFile: cfg.string('tls_ca_file') || undefined,
       certFile: cfg.string('tls_cert_file') || undefined,

@@ -23,6 +23,8 @@ export interface ControlPlaneSetup {
   servers: RpcServersConfig;
   /** The process's log level (log.ts), shared. */
   logLevel: SharedArrayBuffer;
+  /** Whether the engine takes calls already (a thread restarted after the load). */
+  engineOpen: boolean;
 }
 
 export type FromControlPlane =
@@ -31,7 +33,8 @@ export type FromControlPlane =
   | { kind: 'listening' }
   | { kind: 'failed'; message: string };
 
-export type ToControlPlane = ReplyMessage | { kind: 'stop'; graceMs: number };
+/** `open`: the accounts are loaded, calls may reach the engine (loading-gate.ts). */
+export type ToControlPlane = ReplyMessage | { kind: 'open' } | { kind: 'stop'; graceMs: number };
 
 const THREAD_ENTRY = path.join(__dirname, 'control-plane-thread.js');
 const EXPOSED = new Set<string>([...QUEUEING_CONTROL_METHODS, ...ANSWERING_CONTROL_METHODS]);
@@ -44,8 +47,7 @@ export class ControlPlane {
   private worker?: Worker;
   private restartTimer?: NodeJS.Timeout;
   private stopping = false;
-  /** Calls that came before open(), in arrival order; undefined once open. */
-  private held: { worker: Worker; message: CallMessage }[] | undefined = [];
+  private engineOpen = false;
 
   constructor(
     private readonly servers: RpcServersConfig,
@@ -57,7 +59,7 @@ export class ControlPlane {
   /** Resolves once the configured servers listen; rejects with the reason they cannot. */
   start(): Promise<void> {
     if (!this.servers.xmlrpc && !this.servers.jsonrpc) return Promise.resolve();
-    const setup: ControlPlaneSetup = { servers: this.servers, logLevel: logLevelMemory() };
+    const setup: ControlPlaneSetup = { servers: this.servers, logLevel: logLevelMemory(), engineOpen: this.engineOpen };
     const worker = new Worker(this.threadEntry, { workerData: setup });
     this.worker = worker;
     return new Promise((resolve, reject) => {
@@ -65,8 +67,7 @@ export class ControlPlane {
       worker.on('message', (message: FromControlPlane) => {
         switch (message.kind) {
           case 'call':
-            if (this.held) this.held.push({ worker, message });
-            else this.answer(worker, message);
+            this.answer(worker, message);
             return;
           case 'log':
             writeLogLine(message.level, message.line);
@@ -90,13 +91,13 @@ export class ControlPlane {
   }
 
   /**
-   * From now on calls reach the engine; those that came while the servers listened but
-   * the engine was not ready (the accounts loading) go first, in their order.
+   * From now on calls reach the engine. Until then the thread holds them (a bounded
+   * number, for a bounded time: loading-gate.ts); those it held go first, in their order.
    */
   open(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const { worker, message } of held) this.answer(worker, message);
+    this.engineOpen = true;
+    const open: ToControlPlane = { kind: 'open' };
+    this.worker?.postMessage(open);
   }
 
   private answer(worker: Worker, message: CallMessage): void {

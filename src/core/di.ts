@@ -76,3 +76,15 @@ export class DiRegistry {
     return [...this.interfaces.keys()];
   }
 }
+
+/**
+ * The interface cannot take the call now (the accounts still loading, too many calls
+ * waiting for them); the same call later can succeed. XML-RPC 500, JSON-RPC -32000
+ * "Server error" with the message as data (faults.ts): SEMS's codes for other failures.
+ */
+export class DiUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DiUnavailableError';
+  }
+}

@@ -7,6 +7,10 @@
  * (SEMS uses mysql++'s `use()` for the same reason). Row timestamps are turned into
  * "seconds from DB now" against NOW() read on the same connection just before the
  * query (see db-clock.ts).
+ *
+ * Every wait for the server has a deadline (deadline.ts): NOW(), the query's first
+ * reply and each next row while the consumer waits for it. A stalled connection is
+ * severed and the stream fails as transient, so the load can be read again.
  */
 import type { Connection as CoreConnection, FieldPacket } from 'mysql2';
 import type { Readable } from 'node:stream';
@@ -14,7 +18,9 @@ import { logger } from '../process/log';
 import { locateAccountColumns, toAccountRow, AccountQueryError, type AccountQuery, type AccountRow, type ColumnPositions } from './account-row';
 import { readDbClock, type DbClock } from './db-clock';
 import { keyColumnOf } from './account-key';
-import type { DbPool } from './pool';
+import { StatementTimeoutError, withinDeadline } from './deadline';
+import { isTransientDbError } from './db-errors';
+import { severConnection, socketOf, type DbPool } from './pool';
 
 export interface AccountStream extends AsyncIterable<AccountRow> {
   /** The DB clock reading the rows' times are relative to. */
@@ -31,9 +37,15 @@ export interface AccountStreamOptions {
   /** Rows buffered ahead of the consumer before the socket is paused. */
   highWaterMark?: number;
   monotonicNow?: () => number;
+  /**
+   * Longest wait for the server: for NOW(), and for the next row while none is
+   * buffered (a consumer that is slow is no stall). Default 30 s.
+   */
+  replyTimeoutMs?: number;
 }
 
 const log = logger('db');
+const DEFAULT_REPLY_TIMEOUT_MS = 30_000;
 
 /** Restart-relevant columns: without them an ACTIVE row cannot be scheduled from the DB. */
 const TIMING_COLUMNS = new Set(['last_registration', 'expiry']);
@@ -45,11 +57,12 @@ const TIMING_COLUMNS = new Set(['last_registration', 'expiry']);
  */
 export async function openAccountStream(pool: DbPool, query: AccountQuery, options: AccountStreamOptions = {}): Promise<AccountStream> {
   const connection = await pool.getConnection();
+  const replyTimeoutMs = options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
   let clock: DbClock;
   try {
-    clock = await readDbClock(connection, options.monotonicNow);
+    clock = await withinDeadline(readDbClock(connection, options.monotonicNow), replyTimeoutMs, () => severConnection(connection));
   } catch (err) {
-    connection.release();
+    connection.destroy();
     throw err;
   }
   // The promise wrapper's typings call this a promise Connection; it is the core one,
@@ -64,13 +77,28 @@ export async function openAccountStream(pool: DbPool, query: AccountQuery, optio
   // Every error goes through destroy(), so the stream's state and its async
   // iterator see it, whoever listens.
   results.on('error', (err) => results.destroy(err));
+  const watchdog = watchForStall(results, () => fetched, replyTimeoutMs, () => {
+    severConnection(connection);
+    results.destroy(new StatementTimeoutError(`'${query.configKey}': no row from the database within ${replyTimeoutMs} ms`));
+  });
+  // A connection closed under a paused result (backpressure) is not reported by the
+  // driver until the consumer drained what was buffered, and then not at all: it looks
+  // like a stall. The socket itself says so at once.
+  const socket = socketOf(core);
+  const onSocketClosed = (): void => {
+    results.destroy(Object.assign(new Error(`'${query.configKey}': connection to the database lost during the result`), { code: 'PROTOCOL_CONNECTION_LOST' }));
+  };
+  socket.once('close', onSocketClosed);
   results.once('end', () => {
     ended = true;
+    socket.off('close', onSocketClosed);
     connection.release();
   });
   // Closed before the end (error, break, cancel): the connection may still have
   // rows in flight, so it cannot be reused.
   results.once('close', () => {
+    clearInterval(watchdog);
+    socket.off('close', onSocketClosed);
     if (!ended) connection.destroy();
   });
 
@@ -126,11 +154,34 @@ function columnsOf(results: Readable, query: AccountQuery): Promise<ColumnPositi
     function onNoResultSet(): void {
       fail(new AccountQueryError(`'${query.configKey}' does not return rows: it must be a SELECT`));
     }
+    // A lost connection is no fault of the query: it stays transient, to be read again.
     function onError(err: Error): void {
-      settle(() => reject(new AccountQueryError(`'${query.configKey}' failed: ${err.message}`, { cause: err })));
+      settle(() => reject(isTransientDbError(err) ? err : new AccountQueryError(`'${query.configKey}' failed: ${err.message}`, { cause: err })));
     }
     results.on('fields', onFields).on('result', onNoResultSet).on('error', onError);
   });
+}
+
+/**
+ * Calls `onStall` when no row arrived for between one and one and a half `timeoutMs`
+ * while none was buffered: the server (or the way to it) stopped answering. While
+ * rows are buffered the consumer is what is slow, and backpressure paused the socket.
+ * Checks a counter twice per period instead of arming a timer per row.
+ */
+function watchForStall(results: Readable, rowsSoFar: () => number, timeoutMs: number, onStall: () => void): NodeJS.Timeout {
+  let seen = rowsSoFar();
+  let quietChecks = 0;
+  const timer = setInterval(() => {
+    const now = rowsSoFar();
+    if (now !== seen || results.readableLength > 0) {
+      seen = now;
+      quietChecks = 0;
+    } else if (++quietChecks >= 2) {
+      clearInterval(timer);
+      onStall();
+    }
+  }, timeoutMs / 2);
+  return timer.unref();
 }
 
 function logMissingOptional(columns: ColumnPositions, query: AccountQuery): void {

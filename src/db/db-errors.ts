@@ -25,12 +25,16 @@ const CONNECTION_ERROR_CODES = new Set([
 /** Server error numbers for the same situations, and for lock contention. */
 const TRANSIENT_SERVER_ERRNOS = new Set([
   1040, // ER_CON_COUNT_ERROR: too many connections
+  1047, // ER_UNKNOWN_COM_ERROR: a Galera node outside the primary component ("WSREP has not yet prepared node")
   1053, // ER_SERVER_SHUTDOWN
   1152, // ER_ABORTING_CONNECTION
   1158, 1159, 1160, 1161, // ER_NET_READ_ERROR … ER_NET_WRITE_INTERRUPTED
   1205, // ER_LOCK_WAIT_TIMEOUT
   1213, // ER_LOCK_DEADLOCK
+  1290, // ER_OPTION_PREVENTS_STATEMENT: --read-only (a demoted primary, a replica behind a moved address)
   1317, // ER_QUERY_INTERRUPTED (KILL QUERY)
+  1792, // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+  1836, // ER_READ_ONLY_MODE
   1927, // ER_CONNECTION_KILLED (MariaDB)
   2006, // CR_SERVER_GONE_ERROR
   2013, // CR_SERVER_LOST
@@ -57,6 +61,19 @@ export function isTransientDbError(err: unknown): boolean {
   // and refusals at connect time (wrong password, unknown database). None of them
   // says the statement is wrong, so they are worth waiting out.
   return e.fatal === true;
+}
+
+/** The server takes no writes now (read-only, Galera node not in the primary component). */
+const NOT_WRITABLE_ERRNOS = new Set([1047, 1290, 1792, 1836]);
+
+/**
+ * The server behind this connection refuses writes for now: the connection must not be
+ * pooled again, so that the retry connects anew (to the primary a failover moved the
+ * address to, or to another Galera node behind a proxy).
+ */
+export function isServerNotWritable(err: unknown): boolean {
+  const errno = asDriverError(err).errno;
+  return typeof errno === 'number' && NOT_WRITABLE_ERRNOS.has(errno);
 }
 
 /** A lost lock race (deadlock, lock wait timeout): the database is fine; try again at once. */

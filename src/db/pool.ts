@@ -11,7 +11,7 @@
  *
  * A connection whose peer went silent (a firewall dropping its state, a frozen
  * proxy) is noticed three ways: TCP keep-alive while it idles, the status writer's
- * deadline per statement (registration-store.ts), and endDbPool()'s at shutdown.
+ * deadline per statement (deadline.ts), and endDbPool()'s at shutdown.
  */
 import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
@@ -20,6 +20,7 @@ import type { DbConnectionConfig } from '../config/agent-config';
 import { logger } from '../process/log';
 import { settledWithin } from '../core/settled-within';
 import { describeDbError } from './db-errors';
+import { withinDeadline } from './deadline';
 
 export type DbPool = mysql.Pool;
 
@@ -61,7 +62,7 @@ export function dbPoolOptions(config: DbConnectionConfig, options: DbPoolOptions
 }
 
 /** mysql2 keeps the socket in `stream`, which its typings leave out. */
-function socketOf(connection: CoreConnection): Socket {
+export function socketOf(connection: CoreConnection): Socket {
   return (connection as unknown as { stream: Socket }).stream;
 }
 
@@ -78,6 +79,18 @@ function severSocket(connection: CoreConnection): void {
     socket.resetAndDestroy();
   } catch {
     socket.destroy(); // a Unix socket has no reset
+  }
+}
+
+/** `SELECT 1` on a pooled connection, given up (and the connection severed) after `timeoutMs`. */
+export async function checkDbConnection(pool: DbPool, timeoutMs: number): Promise<void> {
+  const connection = await pool.getConnection();
+  try {
+    await withinDeadline(connection.query('SELECT 1'), timeoutMs, () => severConnection(connection));
+    connection.release();
+  } catch (err) {
+    connection.destroy();
+    throw err;
   }
 }
 

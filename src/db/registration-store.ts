@@ -6,14 +6,10 @@
  * the whole operation is simply run again on a new connection. Other errors reach
  * the caller. Queueing, coalescing and outages are status-writer.ts's job.
  *
- * Every statement has a deadline (statementTimeoutMs). A connection whose peer went
- * silent would otherwise hold its operation forever: the driver sets no time limit,
- * keep-alive does not apply while a statement waits, and TCP gives up only on data
- * never acknowledged, after ~15 minutes (a stalled proxy acknowledges it). Past the
- * deadline the connection is severed (pool.ts) and the operation fails as transient,
- * so it runs again on a new one. A statement the server had already received (waiting
- * for a lock, say) still runs there, or is rolled back with its transaction; either
- * way first, as the retry queues behind it for the same rows.
+ * Every statement has a deadline (statementTimeoutMs, deadline.ts). A statement the
+ * server had already received (waiting for a lock, say) when its connection was
+ * severed still runs there, or is rolled back with its transaction; either way first,
+ * as the retry queues behind it for the same rows.
  */
 import { performance } from 'node:perf_hooks';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2';
@@ -21,6 +17,8 @@ import type mysql from 'mysql2/promise';
 import { logger } from '../process/log';
 import { keyColumnOf, type AccountKey, type AccountType } from './account-key';
 import { withConnectionRetry } from './connection-retry';
+import { isServerNotWritable } from './db-errors';
+import { withinDeadline } from './deadline';
 import type { PendingWrite } from './pending-write';
 import { severConnection, type DbPool } from './pool';
 import {
@@ -50,12 +48,6 @@ export interface RegistrationStoreOptions {
  * (a long table lock, InnoDB's 50 s lock wait) is not hurt by a retry after 30 s.
  */
 const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
-
-/** No reply within the deadline: the connection was severed. Transient (db-errors.ts). */
-class StatementTimeoutError extends Error {
-  readonly code = 'PROTOCOL_SEQUENCE_TIMEOUT';
-  readonly fatal = true;
-}
 
 /** Runs one statement, built at the moment it runs (its time compensation counts until then). */
 type Execute = <T extends ResultSetHeader | RowDataPacket[] = ResultSetHeader>(build: () => SqlStatement) => Promise<T>;
@@ -92,19 +84,8 @@ const ROLLBACK = statement('ROLLBACK');
 function executeOn(connection: mysql.PoolConnection, timeoutMs: number, onTimeout: () => void): Execute {
   return async <T extends ResultSetHeader | RowDataPacket[]>(build: () => SqlStatement): Promise<T> => {
     const { sql, params } = build();
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        onTimeout();
-        reject(new StatementTimeoutError(`no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
-    try {
-      const [result] = await Promise.race([connection.query<T>(sql, params), expired]);
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
+    const [result] = await withinDeadline(connection.query<T>(sql, params), timeoutMs, onTimeout);
+    return result;
   };
 }
 
@@ -181,7 +162,8 @@ export class RegistrationStore {
   /**
    * Runs `work` on a pooled connection, each statement within the deadline. After a
    * failure the connection is rolled back (a no-op outside a transaction) before it
-   * goes back to the pool; one that cannot even roll back, or was severed, is not pooled again.
+   * goes back to the pool; one that cannot even roll back, was severed, or reached a server
+   * that takes no writes (read-only, Galera outside the primary component) is not pooled again.
    */
   private async withConnection<T>(what: string, work: (execute: Execute) => Promise<T>): Promise<T> {
     const connection = await this.pool.getConnection();
@@ -197,7 +179,7 @@ export class RegistrationStore {
       connection.release();
       return result;
     } catch (err) {
-      if (severed) connection.destroy();
+      if (severed || isServerNotWritable(err)) connection.destroy();
       else await execute(ROLLBACK).then(() => connection.release(), () => connection.destroy());
       throw err;
     }

@@ -3,10 +3,13 @@
  *
  * Output goes to stderr (SEMS `-E` / `stderr=yes`) with an ISO timestamp, or to
  * syslog through the system's `logger` utility, which is always present on Debian
- * and spares us a native syslog binding. Secrets must never reach levels 0–2: callers
- * pass them through `redact()` or log them only with `debug()`.
+ * and spares us a native syslog binding. When stderr is systemd's journal, each line
+ * carries its syslog priority instead (sd-daemon(3)), so `journalctl -p` filters by
+ * level. Secrets must never reach levels 0–2: callers pass them through `redact()` or
+ * log them only with `debug()`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { fstatSync } from 'node:fs';
 
 export enum LogLevel {
   Error = 0,
@@ -49,6 +52,34 @@ const stderrSink: Sink = (level, line) => {
   process.stderr.write(`${new Date().toISOString()} [${process.pid}] ${LEVEL_NAMES[level]}: ${line}\n`);
 };
 
+/** A line for the journal: the `<N>` priority prefix of sd-daemon(3); journald adds time and pid. */
+export function journalLine(level: LogLevel, line: string): string {
+  return `<${SYSLOG_SEVERITY[level]}>${LEVEL_NAMES[level]}: ${line}\n`;
+}
+
+const journalSink: Sink = (level, line) => {
+  process.stderr.write(journalLine(level, line));
+};
+
+/**
+ * Whether a stream is the one systemd connected to the journal: JOURNAL_STREAM holds
+ * its "device:inode" (systemd.exec(5)). A stderr redirected elsewhere (a shell, a
+ * child process) has other numbers and keeps the timestamped lines.
+ */
+export function isJournalStream(journalStream: string | undefined, stream: { dev: bigint; ino: bigint }): boolean {
+  const ids = /^(\d+):(\d+)$/.exec(journalStream ?? '');
+  return ids !== null && BigInt(ids[1] as string) === stream.dev && BigInt(ids[2] as string) === stream.ino;
+}
+
+function stderrIsJournal(): boolean {
+  if (process.env.JOURNAL_STREAM === undefined) return false;
+  try {
+    return isJournalStream(process.env.JOURNAL_STREAM, fstatSync(process.stderr.fd, { bigint: true }));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The level lives in shared memory so that a worker thread (the control plane's)
  * can adopt it: SEMS's set_loglevel then changes the level of the whole process.
@@ -86,12 +117,13 @@ export function writeLogLine(level: LogLevel, line: string): void {
   sink(level, line);
 }
 
+/** Logs to stderr: lines with the journal's priority prefix when stderr is the journal. */
 export function logToStderr(): void {
   void closeSyslog();
   // A daemon with stderr=yes keeps the stderr it was started with; if the reader of that
   // goes away, lines are lost (as in SEMS) but the daemon must not stop over it.
   if (process.stderr.listenerCount('error') === 0) process.stderr.on('error', () => undefined);
-  sink = stderrSink;
+  sink = stderrIsJournal() ? journalSink : stderrSink;
 }
 
 /**

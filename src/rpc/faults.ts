@@ -5,7 +5,7 @@
  * (XMLRPC2DI.cpp, and -1 from its bundled xmlrpc++ library), the JSON-RPC ones from
  * the jsonrpc module (JsonRPCServer.cpp), including its `data` member.
  */
-import { DiArgCountError, DiNotImplementedError, DiTypeError } from '../core/di';
+import { DiArgCountError, DiNotImplementedError, DiTypeError, DiUnavailableError } from '../core/di';
 
 /** The DI interface named in a call is not registered (SEMS: getFactory4Di → NULL). */
 export class DiFactoryNotFoundError extends Error {
@@ -23,7 +23,8 @@ export function isUnexpectedFailure(err: unknown): boolean {
     err instanceof DiFactoryNotFoundError ||
     err instanceof DiNotImplementedError ||
     err instanceof DiArgCountError ||
-    err instanceof DiTypeError
+    err instanceof DiTypeError ||
+    err instanceof DiUnavailableError
   );
 }
 
@@ -96,5 +97,6 @@ export function jsonRpcErrorFor(err: unknown): JsonRpcErrorObject {
   if (err instanceof DiTypeError) {
     return error(-32602, 'Invalid params', 'parameters type mismatch in function call');
   }
+  if (err instanceof DiUnavailableError) return error(-32000, 'Server error', err.message);
   return error(-32000, 'Server error', 'unexpected Exception');
 }

@@ -53,6 +53,7 @@ export class MetricsServer {
 
   /** Scrapes take milliseconds: kept-alive connections are simply closed. */
   stop(): Promise<void> {
+    this.metrics.close();
     return new Promise((resolve) => {
       this.http.close(() => resolve());
       this.http.closeAllConnections();

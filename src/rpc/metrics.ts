@@ -6,6 +6,7 @@
  * Nothing is counted here: each scrape takes one snapshot of both and every metric is
  * derived from it, so the figures of one scrape agree with each other.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { isDiStruct, type DiValue } from '../core/di';
 
@@ -37,6 +38,8 @@ export interface EngineFigures {
   inFlight: number;
   rateLimitQueue: number;
   windowQueue: number;
+  /** Scheduled refreshes and retries (the engine's timer queue). */
+  timers: number;
 }
 
 /** The status writer's figures (StatusWriter.stats(), structurally). */
@@ -97,6 +100,7 @@ export function readEngineFigures(statistics: DiValue): EngineFigures {
     inFlight: numberOf(s.in_flight),
     rateLimitQueue: numberOf(s.ratelimit_queue),
     windowQueue: numberOf(s.window_queue),
+    timers: numberOf(s.timers),
   };
 }
 
@@ -139,12 +143,49 @@ class PrecountedMetric {
   }
 }
 
-/** Samples of one metric, read from the current snapshot. */
-type Reader = (s: MetricsSnapshot) => Sample[];
+/** Event-loop delay since the previous scrape, seconds. */
+export interface LoopDelayFigures {
+  p99: number;
+  max: number;
+}
+
+/**
+ * The engine thread's event-loop delay, sampled every 10 ms by perf_hooks. Node records
+ * the time between two samples, so the sampling interval itself is taken off: what is
+ * left is how late the loop came round. Read and restarted at every scrape.
+ */
+export class EventLoopDelay {
+  static readonly RESOLUTION_MS = 10;
+  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: EventLoopDelay.RESOLUTION_MS });
+
+  constructor() {
+    this.histogram.enable();
+  }
+
+  take(): LoopDelayFigures {
+    const late = (ns: number): number => (this.histogram.count === 0 ? 0 : Math.max(0, ns / 1e6 - EventLoopDelay.RESOLUTION_MS) / 1000);
+    const figures = { p99: late(this.histogram.percentile(99)), max: late(this.histogram.max) };
+    this.histogram.reset();
+    return figures;
+  }
+
+  close(): void {
+    this.histogram.disable();
+  }
+}
+
+/** What one scrape renders: the snapshot handed in and the loop delay read for it. */
+interface ScrapeFigures extends MetricsSnapshot {
+  loop: LoopDelayFigures;
+}
+
+/** Samples of one metric, read from the current scrape's figures. */
+type Reader = (s: ScrapeFigures) => Sample[];
 
 export class DaemonMetrics {
   readonly registry = new Registry();
-  private snapshot?: MetricsSnapshot;
+  private readonly loopDelay = new EventLoopDelay();
+  private snapshot?: ScrapeFigures;
 
   constructor() {
     const e = (read: (engine: EngineFigures) => Sample[]): Reader => (s) => read(s.engine);
@@ -162,6 +203,11 @@ export class DaemonMetrics {
     this.gauge('transactions_in_flight', 'SIP transactions in progress.', [], e((f) => one(f.inFlight)));
     this.gauge('ratelimit_queue_length', 'Requests waiting for a rate-limit token.', [], e((f) => one(f.rateLimitQueue)));
     this.gauge('congestion_window_queue_length', 'Requests waiting for a slot in the congestion window of their next hop.', [], e((f) => one(f.windowQueue)));
+    this.gauge('timers', 'Scheduled refreshes and retries.', [], e((f) => one(f.timers)));
+    this.gauge('event_loop_delay_p99_seconds', "99th percentile of the engine thread's event-loop delay since the previous scrape.", [],
+      (s) => one(s.loop.p99));
+    this.gauge('event_loop_delay_max_seconds', "Longest event-loop delay of the engine thread since the previous scrape.", [],
+      (s) => one(s.loop.max));
 
     this.precounted('db_write_duration_seconds', 'summary', 'From queueing a registration status record to storing it.',
       w((f) => [
@@ -185,8 +231,12 @@ export class DaemonMetrics {
   /** The exposition text for one snapshot. */
   render(snapshot: MetricsSnapshot): Promise<string> {
     // Every collect() below runs synchronously inside metrics(): they all see this snapshot.
-    this.snapshot = snapshot;
+    this.snapshot = { ...snapshot, loop: this.loopDelay.take() };
     return this.registry.metrics();
+  }
+
+  close(): void {
+    this.loopDelay.close();
   }
 
   private current(read: Reader): Sample[] {

@@ -32,11 +32,17 @@ export interface RegistrationDialog {
 }
 
 export interface RegistrationOutcome {
-  /** Final status code: the reply's, 408 when unanswered, 480 when nothing could be sent. */
+  /** Final status code: the reply's, 408 when unanswered, 480 when nothing could be sent (or may be). */
   code: number;
   reason: string;
-  /** false when the request could not be sent at all (no route, transport refused). */
+  /** false when the request could not be sent at all (no route, transport refused, invalid account data). */
   sent: boolean;
+  /**
+   * The account's data cannot be put on the wire (480, the reason names the field, e.g.
+   * "unable to send request: user contains a line break"): nothing was sent, and with
+   * the same data nothing ever will be.
+   */
+  invalid?: true;
   /** 2xx only: seconds granted for our Contact (its expires param, else Expires, else requested). */
   grantedExpires?: number;
   /**

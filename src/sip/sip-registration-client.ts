@@ -10,6 +10,9 @@
  * credentials up front with its later requests: a refresh while the nonce is valid is
  * one transaction.
  *
+ * Account data that no registrar could parse is refused before anything is resolved
+ * or sent (addressing.ts): an outcome `invalid`, 480 with a reason naming the field.
+ *
  * Stopping (SPEC §1: no new requests, in-flight ones finish): a request that has sent
  * something is under way at the registrar, so its further transactions still go out and
  * its row gets the registrar's real answer; refusing them would store a made-up 408 and
@@ -21,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { TlsClientConfig } from '../config/agent-config';
 import type { SipInterface } from '../config/sems-config';
 import { logger } from '../process/log';
+import { addressRegistration, type RequestAddressing } from './addressing';
 import { DigestSession, RequestAuthenticator, type ChallengeStatus } from './digest';
 import { detached } from './header-syntax';
 import { buildRegisterRequest } from './message/register';
@@ -41,13 +45,6 @@ export const FIRST_CSEQ = 50;
 const MAX_TRANSACTIONS_PER_REQUEST = 8;
 /** A request stopping caught before it sent anything. */
 const ABORTED: RegistrationOutcome = { code: 0, reason: 'not sent: stopping', sent: false, retransmissions: 0, aborted: true };
-
-/** Request-URI, To/From and Route of one registration request, whatever its transactions. */
-interface RequestAddressing {
-  readonly requestUri: string;
-  readonly aor: string;
-  readonly route: readonly string[] | undefined;
-}
 
 /** Client state kept on the dialog: what SEMS keeps per AmSIPRegistration. */
 interface DialogState extends RegistrationDialog {
@@ -130,11 +127,15 @@ export class SipRegistrationClient implements RegistrationClient {
   }
 
   private async run(dialog: DialogState, params: RegistrationParams, removing: boolean): Promise<RegistrationOutcome> {
-    const requestUri = `sip:${params.domain}`;
-    const nextHop = params.outboundProxy || requestUri;
+    // The same for every transaction of this request (a digest re-send, a 423 retry, failover).
+    const addressing = addressRegistration(params);
+    if (typeof addressing === 'string') {
+      return { code: 480, reason: `unable to send request: ${addressing}`, sent: false, retransmissions: 0, invalid: true };
+    }
+    const nextHop = params.outboundProxy || addressing.requestUri;
     let targets: NextHopTarget[];
     try {
-      targets = await this.resolver.resolve(nextHop, transportParam(params.contact));
+      targets = await this.resolver.resolve(nextHop, addressing.transport);
     } catch (err) {
       const why = err instanceof ResolutionError ? err.message : String(err);
       log.info(`${params.user}@${params.domain}: cannot resolve ${nextHop}: ${why}`);
@@ -143,12 +144,6 @@ export class SipRegistrationClient implements RegistrationClient {
 
     const auth = this.options.authenticate ? new RequestAuthenticator(digestSessionOf(dialog, params)) : undefined;
     const tlsServerName = serverName(nextHop);
-    // The same for every transaction of this request (a digest re-send, a 423 retry, failover).
-    const addressing: RequestAddressing = {
-      requestUri,
-      aor: `sip:${params.user}@${params.domain}`,
-      route: params.outboundProxy ? [looseRoute(params.outboundProxy)] : undefined,
-    };
     let expires = removing ? 0 : Math.max(params.expires, dialog.minExpires ?? 0);
     let targetIndex = 0;
     let retransmissions = 0;
@@ -268,16 +263,6 @@ function digestSessionOf(dialog: DialogState, params: RegistrationParams): Diges
     dialog.digest = new DigestSession({ username: params.authUser, password: params.password });
   }
   return dialog.digest;
-}
-
-/** The Contact's `;transport=` selects the transport towards the registrar (SPEC §4). */
-function transportParam(contact: string): string | undefined {
-  return parseSipUri(contact)?.params.get('transport') ?? undefined;
-}
-
-/** RFC 3261 §8.1.2: an outbound proxy is a loose-routing pre-existing route. */
-function looseRoute(proxy: string): string {
-  return parseSipUri(proxy)?.params.has('lr') ? proxy : `${proxy};lr`;
 }
 
 /** The name a TLS server certificate must carry: the next hop's host, unless it is an IP literal. */

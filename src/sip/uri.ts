@@ -91,6 +91,42 @@ export function ipLiteral(host: string): string | undefined {
   return isIP(address) ? address : undefined;
 }
 
+/** RFC 3261 §25.1 characters a user part holds unescaped: unreserved (alphanum, mark) and user-unreserved. */
+const USER_UNESCAPED = "A-Za-z0-9\\-_.!~*'()&=+$,;?/";
+const USER_PART_CHAR = new RegExp(`[${USER_UNESCAPED}]`);
+
+/** Whether the code unit is an ASCII hex digit (NaN past the end: no). */
+function isHexDigit(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || ((code | 0x20) >= 0x61 && (code | 0x20) <= 0x66);
+}
+
+/** §25.1 `user` (those characters and escapes), and characters outside ASCII, sent as they are (below). */
+const USER_PART_OR_NON_ASCII = new RegExp(`^(?:[${USER_UNESCAPED}\\u0080-\\uFFFF]|%[0-9A-Fa-f]{2})*$`);
+
+/**
+ * A user name as the user part of a SIP URI (RFC 3261 §19.1.2, §25.1): every ASCII
+ * character outside `unreserved` and `user-unreserved` is %-escaped (`"` → `%22`,
+ * space → `%20`). A `%` that already starts an escape is kept: a user provisioned in
+ * URI form, which SEMS sent unchanged, keeps its meaning. Characters outside ASCII are
+ * sent as UTF-8, unescaped, as SEMS and Kamailio's uac_reg send them: §25.1 would
+ * escape them byte-wise (`ü` → `%C3%BC`), but Kamailio's registrar refuses an escaped
+ * non-ASCII byte (400) while it takes the raw form, so the strict form would fail every
+ * such account a SEMS installation had registered. Returns `user` itself when nothing
+ * needs escaping (the usual case: no copy).
+ */
+export function escapeUserPart(user: string): string {
+  if (USER_PART_OR_NON_ASCII.test(user)) return user;
+  let escaped = '';
+  for (let i = 0; i < user.length; i++) {
+    const code = user.charCodeAt(i);
+    const char = user[i] as string;
+    const asIs = code >= 0x80 || USER_PART_CHAR.test(char);
+    const startsEscape = char === '%' && isHexDigit(user.charCodeAt(i + 1)) && isHexDigit(user.charCodeAt(i + 2));
+    escaped += asIs || startsEscape ? char : `%${code < 0x10 ? '0' : ''}${code.toString(16).toUpperCase()}`;
+  }
+  return escaped;
+}
+
 /** RFC 2396 "reserved" characters (plus '%' itself): their escaped and plain forms differ. */
 const RESERVED = new Set(';/?:@&=+$,%');
 

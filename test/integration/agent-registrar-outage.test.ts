@@ -5,7 +5,7 @@
  * FAILED with the code the failure deserves, the daemon must idle meanwhile, and every
  * account must be ACTIVE again within one error_retry_interval (plus the ramp) without
  * a burst of REGISTERs per account. CI sizes: 300 accounts, expires 20 s, outages of
- * 25 s, error_retry_interval 10 s; test/long/registrar-outage.long.ts runs 10 000
+ * 25 s, error_retry_interval 10 s; test/long/registrar-outage.long.test.ts runs 10 000
  * accounts for 2 minutes (support: test/support/registrar-outage.ts).
  */
 import assert from 'node:assert/strict';

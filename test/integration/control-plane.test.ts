@@ -83,25 +83,33 @@ describe('control plane thread (integration)', function () {
     return { xmlPort, jsonPort };
   }
 
-  it('before open() (the accounts still loading) calls wait; then they reach the engine in their order', async () => {
+  it('before open() (the accounts still loading) calls wait, queueing ones too; then they reach the engine in their order', async () => {
     const engine = new RecordingEngine();
     const jsonPort = await freePort({ protocols: ['tcp'] });
     plane = new ControlPlane({ jsonrpc: jsonRpcConfig({ port: jsonPort }) }, engine);
     await plane.start();
     const client = await NetstringClient.open(jsonPort);
+    const second = await NetstringClient.open(jsonPort);
     try {
-      await client.call({ jsonrpc: '2.0', method: 'db_reg_agent.removeRegistration', params: [5, 'peering'], id: 1 });
+      const answered: number[] = [];
+      const remove = second.call({ jsonrpc: '2.0', method: 'db_reg_agent.removeRegistration', params: [5, 'peering'], id: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // two connections: this one's call comes second
       const statistics = client.call({ jsonrpc: '2.0', method: 'db_reg_agent.getStatistics', params: [], id: 2 });
-      let answered = false;
-      void statistics.then(() => (answered = true));
+      void remove.then(() => answered.push(1));
+      void statistics.then(() => answered.push(2));
       await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.deepEqual(engine.calls, [], 'the queued remove has not reached the engine');
-      assert.equal(answered, false, 'getStatistics waits for the engine');
+      assert.deepEqual(engine.calls, [], 'the remove has not reached the engine');
+      assert.deepEqual(answered, [], 'both wait for the load');
       plane.open();
+      assert.deepEqual(await remove, { jsonrpc: '2.0', result: [200, 'OK'], id: 1 });
       assert.deepEqual(await statistics, { jsonrpc: '2.0', result: { registrations: 1 }, id: 2 });
       assert.deepEqual(engine.calls, [['remove', 'peering', 5]]);
+      // Now straight through.
+      assert.deepEqual(await client.call({ jsonrpc: '2.0', method: 'db_reg_agent.refreshRegistration', params: [6], id: 3 }),
+        { jsonrpc: '2.0', result: [200, 'OK'], id: 3 });
     } finally {
       client.close();
+      second.close();
     }
   });
 

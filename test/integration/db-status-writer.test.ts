@@ -68,6 +68,30 @@ describe('db: status writer', function () {
     assert.ok(stats.latencyMs.max >= stats.latencyMs.last && stats.latencyMs.sum > 0);
   });
 
+  it('a server that takes no writes (errno 1290, read-only) is waited out on new connections; nothing is lost', async () => {
+    // A trigger stands in for a demoted primary: while the flag is set, every write fails
+    // as --read-only makes it fail (root is exempt from read_only itself).
+    await db.query('CREATE TABLE read_only_flag (on_ TINYINT NOT NULL)');
+    await db.query('INSERT INTO read_only_flag VALUES (1)');
+    await db.query(`CREATE TRIGGER refuse_writes BEFORE INSERT ON registrations FOR EACH ROW
+      IF (SELECT on_ FROM read_only_flag) = 1 THEN
+        SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = 'The MariaDB server is running with the --read-only option';
+      END IF`);
+    pool = createDbPool(db.config);
+    const threads = new Set<number>();
+    pool.on('connection', (connection) => threads.add(connection.threadId));
+    writer = new StatusWriter(new RegistrationStore(pool, 'registrations'), { concurrency: 1, retryDelayMs: FAST_RETRY });
+    writer.update(subscriber(7), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, contacts: 'c7', registered: { grantedSeconds: 60 } });
+    assert.ok(await waitUntil(() => writer!.stats().errors >= 3, 10_000), 'three refused attempts');
+    assert.equal((await rows()).length, 0);
+    assert.ok(threads.size >= 3, `each retry on a new connection (${threads.size} connections for ${writer.stats().errors} attempts)`);
+    await db.query('UPDATE read_only_flag SET on_ = 0');
+    assert.equal(await writer.flush(10_000), true);
+    const [row] = await rows();
+    assert.deepEqual([row?.subscriber_id, row?.registration_status, row?.last_code, row?.contacts], [7, 2, 200, 'c7']);
+    assert.equal(writer.stats().dropped, 0);
+  });
+
   it('batches a backlog, never writing one account twice at the same time', async () => {
     const calls: number[][] = [];
     const busy = new Set<number>();
@@ -180,7 +204,7 @@ describe('db: status writer', function () {
       assert.ok(during.coalesced > 45 * accounts, `coalesced ${during.coalesced}`);
       assert.equal(await outageWriter.flush(300), false, 'cannot flush while the database is away');
 
-      proxy.restore();
+      await proxy.restore();
       assert.equal(await outageWriter.flush(10_000), true);
       const after = outageWriter.stats();
       assert.equal(after.dbAvailable, true);
@@ -202,7 +226,7 @@ describe('db: status writer', function () {
       const [{ now: replyTime }] = await db.query<{ now: string }>('SELECT NOW() AS now');
       outageWriter.update(subscriber(1), { lastCode: 200, lastReason: 'OK', status: RegistrationStatus.Active, registered: { grantedSeconds: 3600 } });
       await sleep(4000);
-      proxy.restore();
+      await proxy.restore();
       assert.equal(await outageWriter.flush(10_000), true);
       const [check] = await db.query<{ shift: number; span: number; late: number }>(
         `SELECT TIMESTAMPDIFF(SECOND, ?, last_registration) AS shift,

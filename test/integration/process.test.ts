@@ -90,8 +90,8 @@ describe('the db-reg-agent process', function () {
     assert.match(daemon.log(), /db_reg_agent\.conf: 'reregister_interval' must be in \(0, 1\]/);
   });
 
-  it('an unreachable database is an error naming it, exit 1', async () => {
-    daemon = await startDaemon({ db: { ...db.config, host: '127.0.0.1', port: 1 } });
+  it('an unreachable database is an error naming it, exit 1 (after db_start_timeout)', async () => {
+    daemon = await startDaemon({ db: { ...db.config, host: '127.0.0.1', port: 1 }, agent: { db_start_timeout: '1' } });
     assert.equal(await daemon.exited(), 1);
     assert.match(daemon.log(), /cannot use database '.*' at 127\.0\.0\.1:1/);
   });
@@ -143,7 +143,9 @@ describe('the db-reg-agent process', function () {
   });
 
   it('daemon mode: a child that cannot start makes the parent exit 1 with its one line', async () => {
-    daemon = await startDaemon({ db: { ...db.config, host: '127.0.0.1', port: 1 }, foreground: false, sems: { fork: 'yes', stderr: 'no' } });
+    daemon = await startDaemon({
+      db: { ...db.config, host: '127.0.0.1', port: 1 }, agent: { db_start_timeout: '1' }, foreground: false, sems: { fork: 'yes', stderr: 'no' },
+    });
     assert.equal(await daemon.exited(), 1);
     assert.equal(lines(daemon.log()).length, 1, daemon.log());
     assert.match(daemon.log(), /^db-reg-agent: start-up failed: cannot use database '.*' at 127\.0\.0\.1:1/);

@@ -4,7 +4,7 @@
  * What an operator does, minus the editor.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DbConnectionConfig } from '../../src/config/agent-config';
@@ -37,6 +37,12 @@ export interface DaemonOptions {
   stdoutFile?: string;
   /** Reuse a config folder and ports (restart after a kill). */
   reuse?: RunningDaemon;
+  /**
+   * A folder of shipped configuration files (etc/): they are copied as they are and the
+   * test's settings (ports, database, foreground, and the records above) appended, so
+   * the shipped values hold wherever the test does not override them (later keys win).
+   */
+  shipped?: string;
 }
 
 export interface RunningDaemon {
@@ -71,7 +77,21 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const [sipPort, xmlrpcPort, jsonrpcPort] = reuse
     ? [reuse.sipPort, reuse.xmlrpcPort, reuse.jsonrpcPort]
     : await freePorts(3, { protocols: ['udp', 'tcp'] });
-  if (!reuse) {
+  if (!reuse && options.shipped !== undefined) {
+    const files = {
+      'sems.conf': { sip_ip: '127.0.0.1', sip_port: String(sipPort), stderr: 'yes', fork: 'no', ...options.sems },
+      'db_reg_agent.conf': {
+        mysql_server: options.db.host, mysql_port: String(options.db.port), mysql_user: options.db.user,
+        mysql_passwd: options.db.password, mysql_db: options.db.database, ...options.agent,
+      },
+      'xmlrpc2di.conf': { xmlrpc_port: String(xmlrpcPort), ...options.xmlrpc },
+      'jsonrpc.conf': { jsonrpc_port: String(jsonrpcPort), ...options.jsonrpc },
+    };
+    for (const [name, values] of Object.entries(files)) {
+      copyFileSync(path.join(options.shipped, name), path.join(dir, name));
+      appendFileSync(path.join(dir, name), `\n# the test's settings\n${confText(values)}`);
+    }
+  } else if (!reuse) {
     writeFileSync(path.join(dir, 'sems.conf'), confText({
       plugin_config_path: '.',
       load_plugins: 'db_reg_agent;uac_auth;xmlrpc2di;jsonrpc',

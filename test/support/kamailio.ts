@@ -20,7 +20,7 @@
  * Outages: freeze() / thaw() stop and continue every process of the instance (a host
  * gone silent); kill() ends them, keeping ports, configuration and database, and
  * restart() starts the same registrar again (its bindings reloaded from the location
- * table). With logRegisters, each REGISTER it receives is logged (registersReceived).
+ * table).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -68,6 +68,11 @@ export interface KamailioOptions {
   reply503Prefix?: string;
   /** REGISTERs whose To user starts with this are dropped without any reply (default: none). */
   dropPrefix?: string;
+  /**
+   * Log each REGISTER's arrival and the sending of its challenge or reply with a
+   * microsecond timestamp, user, Call-ID, CSeq and Via (readRegisterTrace reads them).
+   */
+  traceRegisters?: boolean;
   /** SIP worker processes per UDP socket, and TCP workers (default 2). */
   children?: number;
   /** Also listen on [::1] (same port numbers). */
@@ -83,8 +88,6 @@ export interface KamailioOptions {
   usrlocTimerInterval?: number;
   /** Kamailio `debug` level: 1 warnings, 2 info (default; one line per failed auth), 3 debug. */
   logLevel?: number;
-  /** Log a line per REGISTER received, for registersReceived() (a warning: shown at every level). */
-  logRegisters?: boolean;
   /** Shared memory in MB (default 128; 100 000 bindings need roughly 100). */
   sharedMemoryMb?: number;
   /** How long to wait for every listener to answer (default 20 s). */
@@ -190,31 +193,6 @@ const PORT_CLASH_RETRIES = 3;
 const DB_PREFIX = 'kamtest';
 
 const running = new Set<KamailioHandle>();
-
-/**
- * REGISTERs an instance started with logRegisters received, per To user: `copies` counts
- * every datagram or stream message (retransmissions too), `transactions` the distinct
- * Call-ID/CSeq pairs. From the log lines `{1 <CSeq> REGISTER <Call-ID>} <script>: register
- * received for <user>`.
- */
-export function registersReceived(kam: KamailioHandle): Map<string, { copies: number; transactions: number }> {
-  const line = /\{1 (\d+) REGISTER (\S+)\} <script>: register received for (\S+)/;
-  const seen = new Set<string>();
-  const counts = new Map<string, { copies: number; transactions: number }>();
-  for (const text of fs.readFileSync(kam.logFile, 'utf8').split('\n')) {
-    const m = line.exec(text);
-    if (!m) continue;
-    const [, cseq, callId, user] = m as unknown as [string, string, string, string];
-    const count = counts.get(user) ?? { copies: 0, transactions: 0 };
-    count.copies++;
-    if (!seen.has(`${callId} ${cseq}`)) {
-      seen.add(`${callId} ${cseq}`);
-      count.transactions++;
-    }
-    counts.set(user, count);
-  }
-  return counts;
-}
 
 /** Kamailio's www_authorize() results (auth_api.h) the template logs. */
 export const AUTH_RC = { stale: -4, noCredentials: -5, wrongPassword: -2 } as const;
@@ -480,7 +458,7 @@ function renderConfig(options: KamailioOptions, ctx: RenderContext): string {
     REALM_EXPR: options.realm === undefined ? '$td' : `"${options.realm}"`,
     UNAVAILABLE_PREFIX: options.reply503Prefix ?? '',
     DROP_PREFIX: options.dropPrefix ?? '',
-    LOG_REGISTER: options.logRegisters ? 'xlog("L_WARN", "register received for $tU\\n");' : '',
+    TRACE_DEFINE: options.traceRegisters ? '#!define TRACE_REGISTERS' : '# traceRegisters: off',
   });
 }
 

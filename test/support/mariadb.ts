@@ -123,13 +123,25 @@ export interface MariadbProxy {
   configFor(db: TestDatabase): DbConnectionConfig;
   /** Closes every proxied connection and refuses new ones (they are reset at once). */
   cut(): void;
-  restore(): void;
+  /** Ends cut(), hang() and refuse(): connections are forwarded again. */
+  restore(): Promise<void>;
   /**
    * Stops forwarding on every connection open now, in both directions, but keeps
    * their sockets open: a peer gone silent (a stalled middlebox, a dropped route).
    * New connections pass. Returns how many were frozen.
    */
   freeze(): number;
+  /**
+   * A database host gone dark: freeze() and new connections are accepted but never
+   * forwarded (their handshake never comes), until restore() or refuse().
+   */
+  hang(): void;
+  /**
+   * A database host that is up without MariaDB: open connections are closed and the
+   * port stops listening, so new ones get ECONNREFUSED; restore() listens again on
+   * the same port.
+   */
+  refuse(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -138,6 +150,7 @@ export async function startMariadbProxy(): Promise<MariadbProxy> {
   /** Each open client socket with the upstream it is piped to. */
   const pairs = new Map<net.Socket, net.Socket>();
   let isCut = false;
+  let isHung = false;
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -149,6 +162,7 @@ export async function startMariadbProxy(): Promise<MariadbProxy> {
       client.resetAndDestroy();
       return;
     }
+    if (isHung) return; // accepted, tracked, never answered
     const upstream = net.connect(MARIADB_ROOT.port, MARIADB_ROOT.host);
     track(upstream);
     client.pipe(upstream).pipe(client);
@@ -161,6 +175,17 @@ export async function startMariadbProxy(): Promise<MariadbProxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
+  const freeze = (): number => {
+    for (const [client, upstream] of pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    const frozen = pairs.size;
+    pairs.clear();
+    return frozen;
+  };
   return {
     port,
     configFor: (db) => ({ ...db.config, host: '127.0.0.1', port }),
@@ -168,23 +193,24 @@ export async function startMariadbProxy(): Promise<MariadbProxy> {
       isCut = true;
       for (const socket of sockets) socket.destroy();
     },
-    restore() {
+    async restore() {
       isCut = false;
+      isHung = false;
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     },
-    freeze() {
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        client.pause();
-        upstream.pause();
-      }
-      const frozen = pairs.size;
-      pairs.clear();
-      return frozen;
+    freeze,
+    hang() {
+      isHung = true;
+      freeze();
+    },
+    async refuse() {
+      isHung = false;
+      for (const socket of sockets) socket.destroy();
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
     close() {
       for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
+      return server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     },
   };
 }

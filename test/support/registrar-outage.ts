@@ -12,15 +12,16 @@
  *   transactions per account reached the registrar meanwhile (its own log, per AOR).
  *
  * The CI test (test/integration/agent-registrar-outage.test.ts) and the long run
- * (test/long/registrar-outage.long.ts) differ only in the plan.
+ * (test/long/registrar-outage.long.test.ts) differ only in the plan.
  */
 import assert from 'node:assert/strict';
 import { EXPIRED } from '../../src/agent/status-transitions';
 import { startDaemon, type RunningDaemon } from './daemon';
-import { registersReceived, startKamailio, type KamailioHandle } from './kamailio';
+import { startKamailio, type KamailioHandle } from './kamailio';
 import { createTestDatabase, type TestDatabase } from './mariadb';
 import { cpuSeconds } from './process-cpu';
 import { residentBytes } from './process-memory';
+import { readRegisterTrace, transactionSpans } from './register-trace';
 import { di, printDaemonLogOnFailure, RegStatus, sleep, waitFor, type RegRow } from './registrations';
 
 export type OutageFault = 'freeze' | 'kill';
@@ -83,15 +84,26 @@ function registersSent(stats: unknown): number {
   return Number((stats as { sent?: { REGISTER?: number } }).sent?.REGISTER ?? 0);
 }
 
-/** Per-user REGISTER counts at the registrar now, for the accounts of this plan. */
+/**
+ * REGISTERs the registrar (traceRegisters) has received so far from this plan's accounts,
+ * per user: transactions (Via branches: a re-send with credentials is one more) and copies.
+ */
 function registrarCounts(kam: KamailioHandle, plan: OutagePlan): Map<string, { copies: number; transactions: number }> {
   const prefix = `${plan.tag}-`;
-  return new Map([...registersReceived(kam)].filter(([user]) => user.startsWith(prefix)));
+  const counts = new Map<string, { copies: number; transactions: number }>();
+  for (const span of transactionSpans(readRegisterTrace(kam.logFile))) {
+    if (!span.user.startsWith(prefix)) continue;
+    const count = counts.get(span.user) ?? { copies: 0, transactions: 0 };
+    count.transactions++;
+    count.copies += span.arrivals;
+    counts.set(span.user, count);
+  }
+  return counts;
 }
 
 /**
  * Starts a daemon for `plan`'s accounts against `kam` (which must run with
- * logRegisters) on `db` (a fresh database: every row counts), waits until all are
+ * traceRegisters) on `db` (a fresh database: every row counts), waits until all are
  * ACTIVE, runs the outage and the return, and reports. The daemon is stopped at the
  * end; `db` and `kam` stay the caller's.
  */
@@ -234,7 +246,7 @@ export function assertOutageHandled(r: OutageReport, allowedReasons: readonly st
 export type OutageSizes = Pick<OutagePlan, 'accounts' | 'expires' | 'errorRetryInterval' | 'outageMs' | 'settleMs'>;
 
 /**
- * For a describe() of outage runs: one registrar for the suite (logRegisters), a fresh
+ * For a describe() of outage runs: one registrar for the suite (traceRegisters), a fresh
  * database per test, the daemon's log tail when a test fails. Returns the function
  * that runs one plan of these sizes and prints its report.
  */
@@ -243,7 +255,7 @@ export function outageRuns(sizes: OutageSizes): (plan: Omit<OutagePlan, keyof Ou
   let db: TestDatabase | undefined;
   let daemon: RunningDaemon | undefined;
   before(async () => {
-    kam = await startKamailio({ tls: false, logLevel: 1, logRegisters: true, children: 4 });
+    kam = await startKamailio({ tls: false, logLevel: 1, traceRegisters: true, children: 4 });
   });
   after(async () => {
     await kam?.stop();

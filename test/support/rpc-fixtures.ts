@@ -138,12 +138,13 @@ export interface HttpReply {
 export function postXml(
   port: number,
   body: string | Buffer,
-  options: { host?: string; headers?: Record<string, string> } = {},
+  options: { host?: string; headers?: Record<string, string>; localAddress?: string } = {},
 ): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: options.host ?? '127.0.0.1',
+        localAddress: options.localAddress,
         port,
         method: 'POST',
         path: '/RPC2',

@@ -27,6 +27,12 @@ describe('account rules', () => {
     assert.equal(contactOf({ ...ALICE, contact: 'sip:x@1.2.3.4;transport=tcp' }, { ...RULES, contactHostport: 'h:1' }), 'sip:x@1.2.3.4;transport=tcp');
   });
 
+  it('the default contact carries the user escaped (RFC 3261 §25.1); an explicit one is a URI already and stays as it is', () => {
+    assert.equal(contactOf({ ...ALICE, user: 'a"b c' }, RULES), 'sip:a%22b%20c@127.0.0.1:5080');
+    assert.equal(contactOf({ ...ALICE, user: 'jürgen@example.org' }, { ...RULES, usernameWithDomain: true }), 'sip:jürgen@127.0.0.1:5080');
+    assert.equal(contactOf({ ...ALICE, contact: 'sip:a%22b@1.2.3.4' }, RULES), 'sip:a%22b@1.2.3.4');
+  });
+
   it('username_with_domain strips the domain for identity and keeps it for auth', () => {
     const p = registrationParams({ ...ALICE, user: 'alice@example.org' }, { ...RULES, usernameWithDomain: true });
     assert.equal(p.user, 'alice');

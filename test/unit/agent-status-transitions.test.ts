@@ -16,6 +16,9 @@ const failed = (code: number, reason: string, extra: Partial<RegistrationOutcome
   code, reason, sent: true, retransmissions: 0, ...extra,
 });
 const unsent: RegistrationOutcome = { code: 480, reason: 'no route', sent: false, retransmissions: 0 };
+const invalid: RegistrationOutcome = {
+  code: 480, reason: 'unable to send request: user contains a line break', sent: false, retransmissions: 0, invalid: true,
+};
 
 describe('status transitions (SPEC §3)', () => {
   describe('REGISTER', () => {
@@ -65,6 +68,13 @@ describe('status transitions (SPEC §3)', () => {
       assert.deepEqual(transition('register', unsent, POLICY), {
         writes: [{ kind: 'update', update: { lastCode: 480, lastReason: 'unable to send request', status: RegStatus.Failed } }],
         next: { kind: 'retry' },
+      });
+    });
+
+    it('invalid account data → FAILED 480 with the reason naming the field, contacts untouched, no retry (it would be refused again)', () => {
+      assert.deepEqual(transition('register', invalid, POLICY), {
+        writes: [{ kind: 'update', update: { lastCode: 480, lastReason: 'unable to send request: user contains a line break', status: RegStatus.Failed } }],
+        next: { kind: 'keep' },
       });
     });
 
@@ -121,6 +131,19 @@ describe('status transitions (SPEC §3)', () => {
       assert.deepEqual(transition('deregister', unsent, { ...POLICY, deleteFailedDeregistrations: true }), {
         writes: [{ kind: 'remove' }], next: { kind: 'keep' },
       });
+    });
+  });
+
+  it('de-REGISTER with invalid account data: as one not sendable (TO_BE_REMOVED or deleted, account kept), with the reason', () => {
+    assert.deepEqual(transition('deregister', invalid, POLICY), {
+      writes: [{
+        kind: 'update',
+        update: { lastCode: 480, lastReason: 'unable to send request: user contains a line break', status: RegStatus.ToBeRemoved, contacts: undefined },
+      }],
+      next: { kind: 'keep' },
+    });
+    assert.deepEqual(transition('deregister', invalid, { ...POLICY, deleteFailedDeregistrations: true }), {
+      writes: [{ kind: 'remove' }], next: { kind: 'keep' },
     });
   });
 

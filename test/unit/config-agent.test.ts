@@ -39,6 +39,7 @@ describe('db_reg_agent.conf', () => {
     assert.equal(c.errorRetryInterval, 300);
     assert.equal(c.maxPendingTransactions, 1000);
     assert.equal(c.dbWriteTimeout, 30);
+    assert.equal(c.dbStartTimeout, 60);
     assert.deepEqual(c.tls, { caFile: undefined, certFile: undefined, keyFile: undefined, verifyCert: true });
     assert.equal(c.metricsPort, 0);
   });
@@ -52,7 +53,7 @@ describe('db_reg_agent.conf', () => {
       'save_auth_replies=yes', 'db_read_contact=yes', 'contact_hostport=10.0.0.1:5080',
       'username_with_domain=yes', 'outbound_proxy=sip:10.0.0.2:5070', 'error_retry_interval=60',
       'joined_query_peerings="select 2"', 'max_pending_transactions=50', 'tls_ca_file=/ca.pem',
-      'tls_verify_cert=no', 'metrics_port=9100', 'db_write_timeout=5',
+      'tls_verify_cert=no', 'metrics_port=9100', 'db_write_timeout=5', 'db_start_timeout=0',
     ].join('\n'));
     assert.equal(c.db.host, 'db.example');
     assert.equal(c.db.port, 3307);
@@ -73,6 +74,7 @@ describe('db_reg_agent.conf', () => {
     assert.equal(c.peeringsQuery, 'select 2');
     assert.equal(c.maxPendingTransactions, 50);
     assert.equal(c.dbWriteTimeout, 5);
+    assert.equal(c.dbStartTimeout, 0, '0: wait as long as it takes');
     assert.equal(c.tls.caFile, '/ca.pem');
     assert.equal(c.tls.verifyCert, false);
     assert.equal(c.metricsPort, 9100);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { locateAccountColumns, toAccountRow, AccountQueryError, type AccountQuery } from '../../src/db/account-row';
 import { parseDbDateTime, secondsFromDbNow, type DbClock } from '../../src/db/db-clock';
-import { isTransientDbError, isUnstorableText } from '../../src/db/db-errors';
+import { isServerNotWritable, isTransientDbError, isUnstorableText } from '../../src/db/db-errors';
 import { composeWrites, pendingWriteOf, type PendingWrite, type WriteOperation } from '../../src/db/pending-write';
 import { dbPoolOptions } from '../../src/db/pool';
 import { RegistrationStatus } from '../../src/db/registration-status';
@@ -208,6 +208,15 @@ describe('db: pure functions', () => {
     assert.equal(isTransientDbError({ code: 'ER_TABLEACCESS_DENIED_ERROR', errno: 1142 }), false);
     assert.equal(isTransientDbError({ code: 'ER_NO_SUCH_TABLE', errno: 1146 }), false);
     assert.equal(isTransientDbError(new Error('boom')), false);
+  });
+
+  it('waits out a server that takes no writes now, on a new connection (read-only, Galera outside the primary component)', () => {
+    for (const errno of [1047, 1290, 1792, 1836]) {
+      assert.equal(isTransientDbError({ errno }), true, `errno ${errno}`);
+      assert.equal(isServerNotWritable({ errno }), true, `errno ${errno}`);
+    }
+    assert.equal(isServerNotWritable({ code: 'ER_LOCK_DEADLOCK', errno: 1213 }), false);
+    assert.equal(isServerNotWritable({ code: 'PROTOCOL_CONNECTION_LOST', fatal: true }), false);
   });
 
   it('configures the driver for strings as dates, matched-row counts and keep-alive probes after 10 s', () => {

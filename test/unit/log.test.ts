@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
-  closeSyslog, getLogLevel, logLevelMemory, logger, logThrough, logToStderr, logToSyslog, oneLine, redact, setLogLevel, writeLogLine,
-  LogLevel, MAX_LOG_MESSAGE,
+  closeSyslog, getLogLevel, isJournalStream, journalLine, logLevelMemory, logger, logThrough, logToStderr, logToSyslog, oneLine,
+  redact, setLogLevel, writeLogLine, LogLevel, MAX_LOG_MESSAGE,
 } from '../../src/process/log';
 import { startPythonScript } from '../support/python-script';
 
@@ -114,6 +115,53 @@ describe('logging', () => {
       assert.ok(lines.every((l) => l.includes('db-reg-agent')), 'tagged');
     } finally {
       rx.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('recognises the journal stream by the device and inode systemd names in JOURNAL_STREAM', () => {
+    const stream = { dev: 64769n, ino: 9007199254740993n }; // beyond 2^53: compared exactly
+    assert.equal(isJournalStream('64769:9007199254740993', stream), true);
+    assert.equal(isJournalStream('64769:9007199254740992', stream), false);
+    assert.equal(isJournalStream('64768:9007199254740993', stream), false);
+    assert.equal(isJournalStream(undefined, stream), false);
+    assert.equal(isJournalStream('', stream), false);
+    assert.equal(isJournalStream('64769:9007199254740993:1', stream), false);
+  });
+
+  it('gives journal lines the syslog priority of SEMS levels 0..3: 3, 4, 6, 7', () => {
+    assert.deepEqual(
+      [LogLevel.Error, LogLevel.Warn, LogLevel.Info, LogLevel.Debug].map((level) => journalLine(level, '[t] m')),
+      ['<3>ERROR: [t] m\n', '<4>WARNING: [t] m\n', '<6>INFO: [t] m\n', '<7>DEBUG: [t] m\n']);
+  });
+
+  it('writes priority-prefixed lines when stderr is the journal stream, timestamped ones otherwise', function () {
+    this.timeout(15_000);
+    const dir = mkdtempSync(path.join(tmpdir(), 'journal-'));
+    const journal = path.join(dir, 'journal');
+    closeSync(openSync(journal, 'w'));
+    const { dev, ino } = statSync(journal, { bigint: true });
+    // A process logging at every level with stderr on `file` and JOURNAL_STREAM naming `journal`.
+    const logWith = (file: string): string[] => {
+      const fd = openSync(file, 'a');
+      try {
+        execFileSync(process.execPath, ['-e', `const log = require(${JSON.stringify(require.resolve('../../src/process/log'))});
+          log.setLogLevel(3); log.logToStderr();
+          const l = log.logger('t'); l.error('e'); l.warn('w'); l.info('i'); l.debug('d');`], {
+          stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: `${dev}:${ino}` }, timeout: 10_000,
+        });
+      } finally {
+        closeSync(fd);
+      }
+      return readFileSync(file, 'utf8').trimEnd().split('\n');
+    };
+    try {
+      assert.deepEqual(logWith(journal), ['<3>ERROR: [t] e', '<4>WARNING: [t] w', '<6>INFO: [t] i', '<7>DEBUG: [t] d']);
+      const redirected = logWith(path.join(dir, 'redirected'));
+      const stamp = /^\d{4}-\d\d-\d\dT[\d:.]+Z \[\d+\] /;
+      assert.ok(redirected.every((line) => stamp.test(line)), redirected.join('\n'));
+      assert.deepEqual(redirected.map((line) => line.replace(stamp, '')), ['ERROR: [t] e', 'WARNING: [t] w', 'INFO: [t] i', 'DEBUG: [t] d']);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DiArgCountError, DiNotImplementedError, DiTypeError } from '../../src/core/di';
+import { DiArgCountError, DiNotImplementedError, DiTypeError, DiUnavailableError } from '../../src/core/di';
 import {
   DiFactoryNotFoundError,
   JsonRpcError,
@@ -19,6 +19,7 @@ describe('rpc fault mapping', () => {
       ['argument count', new DiArgCountError('x'), 300, 'Exception: AmArg out of bounds - parameter number mismatch.'],
       ['argument type', new DiTypeError('x'), 300, 'Exception: Type mismatch in arguments.'],
       ['any other Error', new Error('database gone'), 500, 'Exception: database gone'],
+      ['not now (loading)', new DiUnavailableError('loading; try again later'), 500, 'Exception: loading; try again later'],
       ['a thrown string', 'oops', 500, 'Exception: oops'],
       ['anything else', 42, 500, 'Exception occured.'],
       ['a fault of the XML-RPC layer', new XmlRpcFault(400, 'need more'), 400, 'need more'],
@@ -44,6 +45,7 @@ describe('rpc fault mapping', () => {
       ['argument count', new DiArgCountError(), -32602, 'Invalid params', 'out of bounds in function call'],
       ['argument type', new DiTypeError(), -32602, 'Invalid params', 'parameters type mismatch in function call'],
       ['any other Error', new Error('secret detail'), -32000, 'Server error', 'unexpected Exception'],
+      ['not now (loading): the reason as data', new DiUnavailableError('loading; try again later'), -32000, 'Server error', 'loading; try again later'],
       ['a thrown string', 'x', -32000, 'Server error', 'unexpected Exception'],
       ['parse error', jsonRpcErrors.parseError('bad'), -32700, 'Parse error', 'bad'],
       ['invalid request', jsonRpcErrors.invalidRequest('why'), -32600, 'Invalid Request', 'why'],
@@ -63,7 +65,7 @@ describe('rpc fault mapping', () => {
     assert.equal(isUnexpectedFailure('string'), true);
     for (const expected of [
       new DiTypeError(), new DiArgCountError(), new DiNotImplementedError('f'), new DiFactoryNotFoundError('x'),
-      new XmlRpcFault(-1, 'x'), jsonRpcErrors.parseError('x'),
+      new XmlRpcFault(-1, 'x'), jsonRpcErrors.parseError('x'), new DiUnavailableError('x'),
     ]) {
       assert.equal(isUnexpectedFailure(expected), false, expected.name);
     }

@@ -41,7 +41,7 @@ describe('metrics mapping', () => {
       ['deREGISTER', 1, { '408': 1 }],
     ]);
     assert.equal(f.methods[1]?.latency.count, 1);
-    assert.deepEqual([f.inFlight, f.rateLimitQueue, f.windowQueue], [2, 7, 5]);
+    assert.deepEqual([f.inFlight, f.rateLimitQueue, f.windowQueue, f.timers], [2, 7, 5, 4]);
   });
 
   it('reads a malformed or foreign result as zeros, never throws', () => {
@@ -84,6 +84,8 @@ describe('metrics mapping', () => {
     assert.equal(m.value('db_reg_agent_transactions_in_flight'), 2);
     assert.equal(m.value('db_reg_agent_ratelimit_queue_length'), 7);
     assert.equal(m.value('db_reg_agent_congestion_window_queue_length'), 5);
+    assert.equal(m.value('db_reg_agent_timers'), 4);
+    assert.equal(m.type('db_reg_agent_event_loop_delay_p99_seconds'), 'gauge');
     assert.equal(m.type('db_reg_agent_db_write_duration_seconds'), 'summary');
     assert.equal(m.value('db_reg_agent_db_write_duration_seconds_sum'), 0.5);
     assert.equal(m.value('db_reg_agent_db_write_duration_seconds_count'), 40);
@@ -104,6 +106,33 @@ describe('metrics mapping', () => {
     assert.equal(m.value('db_reg_agent_registrations', { status: '0' }), undefined, 'a status no longer reported is gone');
     assert.equal(m.value('db_reg_agent_db_writes_total'), 41);
     assert.equal(m.value('db_reg_agent_requests_sent_total', { method: 'REGISTER' }), 2);
+  });
+
+  it('reports how late the event loop came round since the previous scrape, without the 10 ms sampling interval', async () => {
+    const metrics = new DaemonMetrics();
+    try {
+      const delay = async (): Promise<{ p99: number; max: number }> => {
+        const m = parseExposition(await metrics.render({ engine: readEngineFigures(statistics()) }));
+        return { p99: m.value('db_reg_agent_event_loop_delay_p99_seconds') ?? -1, max: m.value('db_reg_agent_event_loop_delay_max_seconds') ?? -1 };
+      };
+      await delay();
+      // Node measures from one sample to the next: give the restarted histogram its first sample.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const blockedUntil = Date.now() + 150;
+      while (Date.now() < blockedUntil) {
+        // a handler that holds the loop for 150 ms
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const blocked = await delay();
+      assert.ok(blocked.max >= 0.12 && blocked.max < 1, `a 150 ms block shows as ${blocked.max} s`);
+      // The next interval starts afresh; an idle loop is late by far less than the sampling interval.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const idle = await delay();
+      assert.ok(idle.max < 0.12, `the block is not reported twice (max ${idle.max} s)`);
+      assert.ok(idle.p99 >= 0 && idle.p99 <= idle.max, `p99 ${idle.p99} s within [0, max]`);
+    } finally {
+      metrics.close();
+    }
   });
 
   it('routes GET and HEAD /metrics to a scrape; 405 for other methods there, 404 elsewhere', () => {

@@ -157,6 +157,9 @@ describe('SIP digest authentication (RFC 2617 / RFC 7616)', () => {
       const value = buildAuthorization({ challenge, ...base, username: 'bob"\\' });
       assert.match(value, /username="bob\\"\\\\", realm="a \\"quoted\\" realm"/);
       assert.equal(credentialParams(value).get('username'), 'bob"\\');
+      // The quoting is the header's: the digest is computed over the user name itself.
+      const expected = md5(`${md5('bob"\\:a "quoted" realm:s3cret')}:n:${md5('REGISTER:sip:example.com')}`);
+      assert.equal(credentialParams(value).get('response'), expected);
     });
   });
 

@@ -247,3 +247,36 @@ describe('SIP registration client: stopping (SPEC §1)', () => {
     assert.deepEqual([layer.sent.length, layer.closedAfterSends], [0, 0]);
   });
 });
+
+describe('SIP registration client: account data on the wire (RFC 3261 §25.1)', () => {
+  it('escapes the user in From, To and Contact (ASCII outside §25.1; UTF-8 as it is); quotes the digest user name and hashes it as it is', async () => {
+    const { client, layer, params, passwords } = setup();
+    const user = 'jürgen "j" <x>';
+    passwords.set('jürgen%20%22j%22%20%3Cx%3E', 'right');
+    const contact = 'sip:jürgen%20%22j%22%20%3Cx%3E@192.0.2.1:5060';
+    const outcome = await client.register(client.newDialog(), params({ user, authUser: 'jürgen', contact }));
+    assert.deepEqual([outcome.code, outcome.grantedExpires], [200, 600], 'the scripted registrar checked the digest over "jürgen"');
+    const [, withCredentials] = layer.sent.map(({ request }) => request);
+    assert.ok(withCredentials);
+    assert.equal(withCredentials.uri, 'sip:example.com');
+    assert.equal(withCredentials.headers.get('to'), '<sip:jürgen%20%22j%22%20%3Cx%3E@example.com>');
+    assert.match(withCredentials.headers.get('from') ?? '', /^<sip:jürgen%20%22j%22%20%3Cx%3E@example\.com>;tag=/);
+    assert.equal(withCredentials.headers.get('contact'), `<${contact}>`);
+    assert.match(withCredentials.headers.get('authorization') ?? '', /^Digest username="jürgen", /);
+    const wire = serializeSipMessage(withCredentials, formatVia('UDP', '192.0.2.1', 5060, newBranch()));
+    // Outside ASCII only the user's own characters, as UTF-8; no quote, space or bracket left raw in a URI.
+    const head = wire.subarray(0, wire.indexOf('Authorization')).toString('utf8');
+    assert.equal(head.replace(/jürgen/g, '').match(/[^\t-\x7e]/), null);
+    assert.equal(head.match(/<sip:[^>\r\n]*[" <]/), null);
+  });
+
+  it('a value that cannot go on the wire: 480 naming the field, invalid, and nothing resolved or sent, for REGISTER and de-REGISTER', async () => {
+    const { client, layer, params } = setup();
+    const dialog = client.newDialog();
+    const refused = (reason: string) => ({ code: 480, reason: `unable to send request: ${reason}`, sent: false, retransmissions: 0, invalid: true });
+    assert.deepEqual(await client.register(dialog, params({ user: 'alice\r\nX-Injected: yes' })), refused('user contains a line break'));
+    assert.deepEqual(await client.register(dialog, params({ domain: 'example.com;x=a b' })), refused('realm contains a space'));
+    assert.deepEqual(await client.unregister(dialog, params({ contact: '<sip:alice@192.0.2.1>' })), refused("contact contains '<'"));
+    assert.deepEqual([layer.sent.length, dialog.cseq], [0, 50], 'no request, no CSeq taken');
+  });
+});

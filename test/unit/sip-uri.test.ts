@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ipLiteral, parseSipUri, sipUrisEqual, type SipUri } from '../../src/sip/uri';
+import { escapeUserPart, ipLiteral, parseSipUri, sipUrisEqual, type SipUri } from '../../src/sip/uri';
 
 function uri(text: string): SipUri {
   const parsed = parseSipUri(text);
@@ -131,5 +131,47 @@ describe('SIP URI (RFC 3261 §19.1)', () => {
     it('compares IPv6 references case-insensitively', () => {
       assert.ok(equal('sip:u@[2001:DB8::1]:5060', 'sip:u@[2001:db8::1]:5060'));
     });
+  });
+});
+
+describe('SIP URI user part escaping (RFC 3261 §25.1)', () => {
+  it('leaves unreserved and user-unreserved characters as they are, and returns the same string', () => {
+    const plain = "Alice.O'Neil_(1)-~*!&=+$,;?/";
+    assert.equal(escapeUserPart(plain), plain);
+    assert.equal(escapeUserPart('+4930123456'), '+4930123456');
+  });
+
+  it('escapes what a user part may not hold: quotes, space, angle brackets, backslash, @, :, #', () => {
+    assert.equal(escapeUserPart('a"b'), 'a%22b');
+    assert.equal(escapeUserPart('john doe'), 'john%20doe');
+    assert.equal(escapeUserPart('<x>'), '%3Cx%3E');
+    assert.equal(escapeUserPart('a\\b'), 'a%5Cb');
+    assert.equal(escapeUserPart('user@corp'), 'user%40corp');
+    assert.equal(escapeUserPart('a:b#c[d]'), 'a%3Ab%23c%5Bd%5D');
+    assert.equal(escapeUserPart('\r\n\0'), '%0D%0A%00');
+  });
+
+  it('sends characters outside ASCII as they are (UTF-8, as SEMS; Kamailio refuses them escaped), escaping the ASCII around them', () => {
+    assert.equal(escapeUserPart('jürgen'), 'jürgen');
+    assert.equal(escapeUserPart('日本'), '日本');
+    assert.equal(escapeUserPart('😀 x'), '😀%20x');
+    assert.equal(escapeUserPart('jür"gen'), 'jür%22gen');
+  });
+
+  it('keeps an escape already written, escapes a % that starts none', () => {
+    assert.equal(escapeUserPart('a%20b'), 'a%20b');
+    assert.equal(escapeUserPart('a%20b c'), 'a%20b%20c');
+    assert.equal(escapeUserPart('50%off'), '50%25off');
+    assert.equal(escapeUserPart('100%'), '100%25');
+    assert.equal(escapeUserPart('%4'), '%254');
+  });
+
+  it('gives a user part that parses back to the same user, equal to its own text (§19.1.4)', () => {
+    for (const user of ['a"b', 'john doe', 'jürgen', '<>', 'a;b?c', '50%off']) {
+      const parsed = uri(`sip:${escapeUserPart(user)}@example.com`);
+      assert.ok(parsed.user !== undefined);
+      assert.equal(decodeURIComponent(parsed.user), user, user);
+      assert.ok(sipUrisEqual(parsed, uri(`sip:${escapeUserPart(user)}@EXAMPLE.com`)));
+    }
   });
 });

@@ -2,10 +2,8 @@
  * The long registrar outage run (issue 14, item 2): 10 000 accounts with expires 60 s,
  * the registrar frozen (SIGSTOP) and killed (UDP, then TCP) for 2 minutes each, then
  * back; the same checks as the CI test (test/integration/agent-registrar-outage.test.ts)
- * at full size. About 12 minutes: not part of `make test` (its file name does not end in
- * .test.ts); run it with
- *   node_modules/.bin/tsc -p tsconfig.test.json && node_modules/.bin/mocha --no-config \
- *     --require build/test/support/quiet-logs.js --exit build/test/long/registrar-outage.long.js
+ * at full size. About 12 minutes, in `make test-long`; alone:
+ *   make test-build && node_modules/.bin/mocha build/test/long/registrar-outage.long.test.js
  * It prints its figures (doc/reliability.md quotes them).
  */
 import { UNABLE_TO_SEND } from '../../src/agent/status-transitions';
