@@ -52,6 +52,11 @@ export interface RestoredRefresh {
   warning?: string;
 }
 
+/** When a stored registration expires, on the engine's clock; a NULL expiry counts as expired now. */
+export function storedExpiry(row: StoredRegistration, now: number): number {
+  return row.expiryOffsetSec === null ? now : row.readAt + row.expiryOffsetSec * 1000;
+}
+
 /** The window in which to refresh a registration made at `registeredAt` that lasts until `expiresAt`. */
 export function refreshWindow(
   intervals: RefreshIntervals,
@@ -92,8 +97,7 @@ export class RefreshPlanner {
    */
   restore(row: StoredRegistration): RestoredRefresh {
     const now = this.clock.now();
-    if (row.expiryOffsetSec === null) return { dueAt: now };
-    const expiresAt = row.readAt + row.expiryOffsetSec * 1000;
+    const expiresAt = storedExpiry(row, now);
     if (expiresAt <= now) return { dueAt: now };
     let registeredOffsetSec = row.lastRegistrationOffsetSec ?? 0;
     let warning: string | undefined;

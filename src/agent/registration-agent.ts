@@ -7,8 +7,14 @@
  * An account has at most one transaction at a time. What is asked for meanwhile is
  * remembered in `wanted` and decided when its turn comes, so a remove that arrives
  * while a REGISTER waits in the rate limiter turns that slot into the de-REGISTER.
+ *
+ * An ACTIVE account's one timer is its refresh, due a second before its expiry at the latest; while
+ * the refresh (or a de-REGISTER) waits in a queue or for its answer, the same timer
+ * holds the expiry itself, so the row turns FAILED when the registrar lets the binding
+ * go, however long the queues are (`expire`).
  */
 import type { AccountRow } from '../db/account-row';
+import type { WriteOperation } from '../db/pending-write';
 import type { StatusWriter } from '../db/status-writer';
 import type { DiValue } from '../core/di';
 import { LogLevel, logger, redact } from '../process/log';
@@ -21,8 +27,8 @@ import type { Clock } from '../core/clock';
 import { CongestionWindow, type TransactionSignal } from './congestion-window';
 import type { RegistrationControl } from './di-interface';
 import type { RateLimiter } from './rate-limiter';
-import type { RefreshPlanner } from './refresh-planner';
-import { RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
+import { storedExpiry, type RefreshPlanner } from './refresh-planner';
+import { expiredWrites, RegStatus, transition, type Operation, type StatusPolicy } from './status-transitions';
 import type { TimerQueue } from './timer-queue';
 import { TextInterner } from '../core/text-interner';
 import { TransactionStats } from './transaction-stats';
@@ -31,6 +37,8 @@ const log = logger('db_reg_agent');
 
 /** A window slot is given back after this long even if the transaction goes on. */
 const SLOT_HOLD_MS = 1000;
+/** A refresh goes at least this long before the registration's expiry (scheduleRefresh). */
+const REFRESH_LEAD_MS = 1000;
 
 interface Registration {
   readonly key: AccountKey;
@@ -49,6 +57,12 @@ interface Registration {
   lastReason: string;
   /** Granted by the last 2xx; 0 when not registered. */
   grantedExpires: number;
+  /**
+   * While ACTIVE: the engine-clock second from which the registrar may no longer hold the
+   * registration (expiryDeadlineSec). Whole seconds: a small integer stays unboxed in the
+   * object (8 bytes), where a millisecond time would need a heap number.
+   */
+  expiresAtSec: number;
   contacts: string;
 }
 
@@ -98,11 +112,16 @@ export class RegistrationAgent implements RegistrationControl {
   // ---- DI functions (SPEC §5b) --------------------------------------------------
 
   create(type: AccountType, id: number, data: AccountData): void {
-    if (this.registry.has(accountKey(type, id))) {
+    const replaced = this.registry.get(accountKey(type, id));
+    if (replaced) {
       log.warn(`registration ${type} ${id} already exists; replacing it`);
-      this.forget(accountKey(type, id));
+      this.forget(replaced.key);
     }
-    this.request(this.add(type, id, data, RegStatus.Inactive), 'register');
+    // The row keeps saying ACTIVE until the new REGISTER is answered: so must the replacement, with the same expiry.
+    const active = replaced?.status === RegStatus.Active;
+    const reg = this.add(type, id, data, active ? RegStatus.Active : RegStatus.Inactive);
+    if (active) reg.expiresAtSec = replaced.expiresAtSec;
+    this.request(reg, 'register');
   }
 
   update(type: AccountType, id: number, data: AccountData): void {
@@ -142,7 +161,8 @@ export class RegistrationAgent implements RegistrationControl {
   describe(type: AccountType, id: number): Record<string, DiValue> | undefined {
     const reg = this.registry.get(accountKey(type, id));
     if (!reg) return undefined;
-    const dueAt = this.parts.timers.dueAt(reg.key);
+    // While queued or in flight, the account's timer is its expiry, not a next action.
+    const dueAt = reg.queued || reg.inFlight ? undefined : this.parts.timers.dueAt(reg.key);
     const next = reg.wanted ?? (dueAt === undefined ? 'none' : reg.status === RegStatus.Active ? 'refresh' : 'retry');
     return {
       id: reg.id,
@@ -202,14 +222,13 @@ export class RegistrationAgent implements RegistrationControl {
         return;
       case RegStatus.Active: {
         const reg = this.add(row.type, row.id, data, status);
-        const { dueAt, warning } = this.parts.planner.restore({
-          lastRegistrationOffsetSec: row.lastRegistration,
-          expiryOffsetSec: row.expiry,
-          readAt: dbClockReadAt,
-        });
+        const stored = { lastRegistrationOffsetSec: row.lastRegistration, expiryOffsetSec: row.expiry, readAt: dbClockReadAt };
+        // An expiry already past is written FAILED at once (the timer fires on the next turn).
+        reg.expiresAtSec = expiryDeadlineSec(storedExpiry(stored, this.parts.clock.now()));
+        const { dueAt, warning } = this.parts.planner.restore(stored);
         if (warning) log.warn(`${row.type} ${row.id}: ${warning}`);
         if (dueAt <= this.parts.clock.now()) this.request(reg, 'register');
-        else this.schedule(reg, dueAt, 'register');
+        else this.scheduleRefresh(reg, dueAt);
         return;
       }
       case RegStatus.Removed:
@@ -242,7 +261,7 @@ export class RegistrationAgent implements RegistrationControl {
       dialog: this.parts.client.newDialog(),
       wanted: null, queued: false, inFlight: false,
       // Every field from the start: one object shape for all accounts (V8 stores fields added later apart).
-      lastCode: 0, lastReason: '', grantedExpires: 0, contacts: '',
+      lastCode: 0, lastReason: '', grantedExpires: 0, expiresAtSec: 0, contacts: '',
     };
     this.registry.set(reg.key, reg);
     this.countByStatus[status]++;
@@ -274,21 +293,60 @@ export class RegistrationAgent implements RegistrationControl {
     this.parts.timers.schedule(reg.key, dueAt, op === 'register' ? this.registerDue : this.deregisterDue);
   }
 
+  /**
+   * An ACTIVE registration's refresh, REFRESH_LEAD_MS before its expiry at the latest, so
+   * that the expiry is watched from then on and a prompt answer still comes before it:
+   * after a late answer (the lifetime counts from the sending, the plan from the answer)
+   * or with reregister_interval near 1 the plan lies beyond. A lifetime too short for
+   * that leaves the plan alone: refreshing at once would loop.
+   */
+  private scheduleRefresh(reg: Registration, dueAt: number): void {
+    const latest = reg.expiresAtSec * 1000 - REFRESH_LEAD_MS;
+    this.schedule(reg, latest > this.parts.clock.now() ? Math.min(dueAt, latest) : dueAt, 'register');
+  }
+
+  /**
+   * Called whenever an account's request is asked for: the refresh or retry timer gives
+   * way; an ACTIVE account's timer becomes its expiry, kept while the request waits in
+   * the rate limiter, in the congestion window or for its answer. Not observed: the
+   * refresh planner's load map counts requests, and the expiry sends none.
+   */
+  private watchExpiry(reg: Registration): void {
+    if (reg.status === RegStatus.Active) this.parts.timers.schedule(reg.key, reg.expiresAtSec * 1000, this.expiryDue, false);
+    else this.parts.timers.cancel(reg.key);
+  }
+
   // One function per operation for every timer (a closure per account would cost 15 MB at 100 000).
   // An account's timer is cancelled when it is forgotten or replaced, so the key finds the one that scheduled it.
   private readonly registerDue = (key: AccountKey): void => this.due(key, 'register');
   private readonly deregisterDue = (key: AccountKey): void => this.due(key, 'deregister');
+  private readonly expiryDue = (key: AccountKey): void => this.expire(key);
 
   private due(key: AccountKey, op: Operation): void {
     const reg = this.registry.get(key);
     if (reg) this.request(reg, op);
   }
 
+  /**
+   * The registration expired with its request queued or unanswered: FAILED now, in the
+   * table and in memory (status-transitions `expiredWrites`). The request goes on.
+   */
+  private expire(key: AccountKey): void {
+    const reg = this.registry.get(key);
+    if (!reg || reg.status !== RegStatus.Active) return;
+    this.applyWrites(reg, expiredWrites(reg.inFlight, this.settings.policy));
+    reg.grantedExpires = 0;
+    if (log.enabled(LogLevel.Info)) {
+      const why = reg.inFlight ? 'before its request was answered' : 'while its request was still queued';
+      log.info(`${reg.type} ${reg.id} (${reg.data.user}@${reg.data.realm}): registration expired ${why}; stored as FAILED`);
+    }
+  }
+
   /** Asks for `op` as soon as possible; the latest wish wins. */
   private request(reg: Registration, op: Operation): void {
     if (this.stopped || this.registry.get(reg.key) !== reg) return;
     reg.wanted = op;
-    this.parts.timers.cancel(reg.key);
+    this.watchExpiry(reg);
     if (reg.queued || reg.inFlight) return;
     reg.queued = true;
     this.parts.rateLimiter.submit(() => {
@@ -363,19 +421,9 @@ export class RegistrationAgent implements RegistrationControl {
     reg.inFlight = false;
     if (!outcome.aborted) this.transactions.finished(op, outcome.code, (this.parts.clock.now() - sentAt) / 1000);
     if (!registered) return; // replaced or removed meanwhile (SEMS: unknown ltag)
+    this.parts.timers.cancel(reg.key); // the expiry watched while waiting for this outcome
     const t = transition(op, outcome, this.settings.policy);
-    const key = { type: reg.type, id: reg.id };
-    for (const w of t.writes) {
-      if (w.kind === 'remove') {
-        this.parts.writer.remove(key);
-      } else if (w.kind === 'update') {
-        this.parts.writer.update(key, w.update);
-        if (w.update.status !== undefined) this.setStatus(reg, w.update.status);
-        reg.lastCode = w.update.lastCode;
-        reg.lastReason = this.commonText.of(w.update.lastReason);
-        if (w.update.contacts !== undefined) reg.contacts = w.update.contacts;
-      }
-    }
+    this.applyWrites(reg, t.writes);
     logOutcome(reg, op, outcome);
 
     switch (t.next.kind) {
@@ -385,7 +433,9 @@ export class RegistrationAgent implements RegistrationControl {
         break;
       case 'refresh':
         reg.grantedExpires = t.next.grantedExpires;
-        if (reg.wanted === null) this.schedule(reg, this.parts.planner.afterRegistration(t.next.grantedExpires), 'register');
+        // From the sending of the transaction answered: the registrar's lifetime cannot have begun before it.
+        reg.expiresAtSec = expiryDeadlineSec(lifetimeStart(outcome, sentAt, this.parts.clock.now()) + t.next.grantedExpires * 1000);
+        if (reg.wanted === null) this.scheduleRefresh(reg, this.parts.planner.afterRegistration(t.next.grantedExpires));
         break;
       case 'retry':
         reg.grantedExpires = 0;
@@ -402,6 +452,37 @@ export class RegistrationAgent implements RegistrationControl {
       this.request(reg, op2);
     }
   }
+
+  /** A transition's table writes, and the same in memory. */
+  private applyWrites(reg: Registration, writes: readonly WriteOperation[]): void {
+    const key = { type: reg.type, id: reg.id };
+    for (const w of writes) {
+      if (w.kind === 'remove') {
+        this.parts.writer.remove(key);
+      } else if (w.kind === 'update') {
+        this.parts.writer.update(key, w.update);
+        if (w.update.status !== undefined) this.setStatus(reg, w.update.status);
+        reg.lastCode = w.update.lastCode;
+        reg.lastReason = this.commonText.of(w.update.lastReason);
+        if (w.update.contacts !== undefined) reg.contacts = w.update.contacts;
+      }
+    }
+  }
+}
+
+/** When the registrar's lifetime for a 2xx's binding began at the earliest, on the engine's clock. */
+function lifetimeStart(outcome: RegistrationOutcome, requestSentAt: number, now: number): number {
+  return outcome.answeredAfterMs === undefined ? requestSentAt : Math.max(requestSentAt, now - outcome.answeredAfterMs);
+}
+
+/**
+ * The engine-clock second from which a registration lasting until `expiresAtMs` is no
+ * longer called ACTIVE. A second early: registrars (Kamailio counts from time() at
+ * receipt) and DATETIME columns keep whole seconds, so their expiry may lie up to a
+ * second before the exact one.
+ */
+function expiryDeadlineSec(expiresAtMs: number): number {
+  return Math.floor(expiresAtMs / 1000) - 1;
 }
 
 /** Signs that the registrar or the path to it is saturated. */

@@ -10,6 +10,12 @@ import type { RegistrationOutcome } from '../sip/registration-client';
 export { RegStatus };
 
 export const UNABLE_TO_SEND = { code: 480, reason: 'unable to send request' } as const;
+/** An ACTIVE registration's expiry passed with its request sent but not answered, or still queued. */
+export const EXPIRED = {
+  code: 408,
+  unanswered: 'Registration expired: request unanswered',
+  queued: 'Registration expired: request not sent yet',
+} as const;
 
 export type NextAction =
   /** Refresh based on the granted expires (refresh planner decides when). */
@@ -104,6 +110,26 @@ const TABLE: Record<Operation, Record<OutcomeClass, Row>> = {
     aborted: () => UNCHANGED,
   },
 };
+
+/**
+ * An ACTIVE registration whose expiry passed while its refresh (or de-REGISTER) waited in
+ * a queue or for an answer: the registrar no longer holds it, so the row stops saying
+ * ACTIVE. SEMS notices only at Timer F (408 "Timeout", 32 s after sending) and never for
+ * a request held in a queue; we store the same code at the expiry itself, with a reason
+ * saying which, and empty the contacts as that 408 would. The request goes on; its
+ * outcome is stored as usual.
+ */
+export function expiredWrites(requestSent: boolean, policy: StatusPolicy): WriteOperation[] {
+  return [{
+    kind: 'update',
+    update: {
+      lastCode: EXPIRED.code,
+      lastReason: requestSent ? EXPIRED.unanswered : EXPIRED.queued,
+      status: RegStatus.Failed,
+      contacts: policy.saveContacts ? '' : undefined,
+    },
+  }];
+}
 
 function classify(o: RegistrationOutcome): OutcomeClass {
   if (o.aborted) return 'aborted';

@@ -16,7 +16,10 @@ import { delayUntil, type Clock, type TimerHandle } from '../core/clock';
  */
 export type TimerAction<K> = (key: K) => void;
 
-/** Told about every entry that enters or leaves the queue: fired, cancelled or replaced. */
+/**
+ * Told about every entry that enters or leaves the queue (fired, cancelled or replaced),
+ * except those scheduled with `observed` false.
+ */
 export interface TimerQueueObserver<K> {
   added(key: K, dueAt: number): void;
   removed(key: K, dueAt: number): void;
@@ -37,6 +40,8 @@ interface Entry<K> {
   dueAt: number;
   seq: number;
   action: TimerAction<K>;
+  /** The observer knows of this entry. */
+  observed: boolean;
   /** Position in the heap array. */
   index: number;
 }
@@ -86,24 +91,29 @@ export class TimerQueue<K> {
     return this.entries.get(key)?.dueAt;
   }
 
-  /** Runs `action` at clock time `dueAt` (at once if past), replacing the key's earlier timer. */
-  schedule(key: K, dueAt: number, action: TimerAction<K>): void {
+  /**
+   * Runs `action` at clock time `dueAt` (at once if past), replacing the key's earlier timer.
+   * `observed` false keeps the entry from the observer: a deadline that sends nothing is
+   * no load for the refresh planner to avoid.
+   */
+  schedule(key: K, dueAt: number, action: TimerAction<K>, observed = true): void {
     if (!Number.isFinite(dueAt)) throw new RangeError(`timer for ${this.describeKey(key)}: due time ${dueAt} is not finite`);
     const seq = this.seq++;
     const existing = this.entries.get(key);
     if (existing) {
-      this.observer?.removed(key, existing.dueAt);
+      if (existing.observed) this.observer?.removed(key, existing.dueAt);
       existing.dueAt = dueAt;
       existing.seq = seq;
       existing.action = action;
+      existing.observed = observed;
       this.siftDown(this.siftUp(existing.index));
     } else {
-      const entry: Entry<K> = { key, dueAt, seq, action, index: this.heap.length };
+      const entry: Entry<K> = { key, dueAt, seq, action, observed, index: this.heap.length };
       this.entries.set(key, entry);
       this.heap.push(entry);
       this.siftUp(entry.index);
     }
-    this.observer?.added(key, dueAt);
+    if (observed) this.observer?.added(key, dueAt);
     this.rearm();
   }
 
@@ -130,7 +140,7 @@ export class TimerQueue<K> {
       this.siftDown(this.siftUp(last.index));
     }
     this.entries.delete(entry.key);
-    this.observer?.removed(entry.key, entry.dueAt);
+    if (entry.observed) this.observer?.removed(entry.key, entry.dueAt);
   }
 
   private rearm(): void {

@@ -45,6 +45,13 @@ export interface RegistrationOutcome {
   invalid?: true;
   /** 2xx only: seconds granted for our Contact (its expires param, else Expires, else requested). */
   grantedExpires?: number;
+  /**
+   * 2xx only: ms from the first sending of the transaction this reply answers (the last
+   * re-send with credentials or Min-Expires) to the reply. The registrar's lifetime for
+   * the binding began within that span, which may start long after the request's first
+   * transaction (unanswered while the registrar was away, then challenged).
+   */
+  answeredAfterMs?: number;
   /** 2xx only: the Contact header values of the reply, as received, joined by ", ". */
   contacts?: string;
   /** 2xx whose Contact set does not contain ours (RFC 3261 §19.1.4 comparison). */

@@ -20,6 +20,7 @@
  * at the next start. A request that has sent nothing yet is not sent and ends `aborted`,
  * which leaves its row as it is.
  */
+import { performance } from 'node:perf_hooks';
 import type { TlsClientConfig } from '../config/agent-config';
 import type { SipInterface } from '../config/sems-config';
 import { logger } from '../process/log';
@@ -164,6 +165,7 @@ export class SipRegistrationClient implements RegistrationClient {
       }
       const target = targets[targetIndex] as NextHopTarget;
       const request = this.buildRequest(dialog, addressing, params.contact, expires, removing, auth);
+      const sentAt = performance.now();
       const result = await this.layer.send(request, destination(target, tlsServerName));
       retransmissions += result.retransmissions;
 
@@ -205,7 +207,7 @@ export class SipRegistrationClient implements RegistrationClient {
         }
         log.info(`${params.user}@${params.domain}: ${verdict.failure}`);
       }
-      return this.finalOutcome(reply, params, expires, removing, retransmissions, challenge);
+      return this.finalOutcome(reply, params, expires, removing, retransmissions, challenge, performance.now() - sentAt);
     }
     return { code: 500, reason: 'too many re-sends for one request', sent: true, retransmissions, challenge };
   }
@@ -231,7 +233,7 @@ export class SipRegistrationClient implements RegistrationClient {
 
   private finalOutcome(
     reply: SipResponse, params: RegistrationParams, expires: number, removing: boolean,
-    retransmissions: number, challenge: RegistrationOutcome['challenge'],
+    retransmissions: number, challenge: RegistrationOutcome['challenge'], answeredAfterMs: number,
   ): RegistrationOutcome {
     // The engine keeps reason and contacts per account: copies, not views into the reply.
     // Literals rather than spreads of a base object: one outcome per request.
@@ -248,7 +250,7 @@ export class SipRegistrationClient implements RegistrationClient {
     if (removing) return { code, reason, sent: true, retransmissions, challenge, contacts };
     // A binding granted for 0 seconds is no binding (it would also refresh in a loop).
     if (!ok.found || !ok.grantedExpires) return { code, reason, sent: true, retransmissions, challenge, contacts, contactMissing: true };
-    return { code, reason, sent: true, retransmissions, challenge, contacts, grantedExpires: ok.grantedExpires };
+    return { code, reason, sent: true, retransmissions, challenge, contacts, grantedExpires: ok.grantedExpires, answeredAfterMs };
   }
 }
 

@@ -15,6 +15,7 @@ import {
   buildRegister, digestAuthorization, parseDigestChallenge, probeContact, randomToken, registerWithDigest, SipProbe,
   SipTransport,
 } from '../support/sip-probe';
+import { readRegisterTrace, transactionSpans } from '../support/register-trace';
 import { headerParam, uriOf } from '../support/sip-message';
 
 const LOOPBACK = '127.0.0.1';
@@ -272,6 +273,32 @@ describe('harness: Kamailio options', function () {
     assert.equal(kam.running, false);
     assert.deepEqual(strayPeerProcesses([kam.pid]), []);
     assert.equal(await databaseExists(kam.database), false);
+  });
+
+  it('freeze() silences the registrar until thaw(); kill() and restart() bring it back on the same ports with its bindings', async function () {
+    const kam = await startKamailio({ tls: false, children: 1, traceRegisters: true });
+    try {
+      await kam.addSubscriber('dave', 'dave-pw');
+      const register = (timeoutMs = 2000) => withProbe('udp', LOOPBACK, kam.ports.udp,
+        (probe) => registerWithDigest(probe, { user: 'dave', password: 'dave-pw', domain: LOOPBACK, expires: 600, timeoutMs }));
+      assert.equal((await register()).final.status, 200);
+      kam.freeze();
+      await assert.rejects(register(1000), 'no answer while frozen');
+      kam.thaw();
+      assert.equal((await register()).final.status, 200);
+      const portsBefore = { ...kam.ports };
+      await kam.kill();
+      assert.equal(kam.running, false);
+      await assert.rejects(register(1000), 'no answer while killed');
+      await kam.restart();
+      assert.deepEqual(kam.ports, portsBefore);
+      assert.equal((await kam.locations({ username: 'dave' })).length, 2, 'bindings reloaded from the location table');
+      assert.equal((await register()).final.status, 200);
+      // Two per flow answered 200; the frozen flow's first request, read from the socket after thaw(); none while killed.
+      assert.equal(transactionSpans(readRegisterTrace(kam.logFile)).filter((t) => t.user === 'dave').length, 7);
+    } finally {
+      await kam.stop();
+    }
   });
 
   it('what a killed test run leaves (registrar, temp dir, database) is cleaned up by the next', async function () {

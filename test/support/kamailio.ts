@@ -16,6 +16,11 @@
  * (plain-text passwords) → 401 with qop=auth on any failure → save("location"); any
  * other method → 405. usrloc writes through (db_mode 1), so a binding is in the
  * `location` table as soon as the 200 OK is sent.
+ *
+ * Outages: freeze() / thaw() stop and continue every process of the instance (a host
+ * gone silent); kill() ends them, keeping ports, configuration and database, and
+ * restart() starts the same registrar again (its bindings reloaded from the location
+ * table).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -130,7 +135,7 @@ export interface LocationFilter {
 }
 
 export interface KamailioHandle {
-  /** Pid of the main process, which leads the process group of all workers. */
+  /** Pid of the main process, which leads the process group of all workers (a new one after restart()). */
   readonly pid: number;
   readonly host: string;
   /** '::1' when started with ipv6: true. */
@@ -166,6 +171,14 @@ export interface KamailioHandle {
   rpc(method: string, ...params: string[]): Promise<string>;
   logTail(lines?: number): string;
   readonly running: boolean;
+  /** SIGSTOP to every process: datagrams queue in the socket buffers until they overflow, nothing is answered. */
+  freeze(): void;
+  /** SIGCONT after freeze(): what was queued is processed, late. */
+  thaw(): void;
+  /** SIGKILL to every process, keeping ports, configuration and database for restart(): UDP gets ICMP port unreachable, TCP resets. */
+  kill(): Promise<void>;
+  /** After kill(): the same registrar again, on the same ports; resolves once every listener answers. */
+  restart(): Promise<void>;
   /** Kills the process group, waits for it, drops the database, removes the temp dir. */
   stop(): Promise<void>;
 }
@@ -255,12 +268,7 @@ async function launch(
   fs.writeFileSync(files.cfg, renderConfig(options, { ports, hosts, database, server, files }));
 
   const started = Date.now();
-  const memoryMb = options.sharedMemoryMb ?? 128;
-  const peer = PeerProcess.start(options.binary ?? kamailioBinary(), [
-    '-DD', '-E', '-f', files.cfg, '-Y', dir, '-P', files.pid, '-w', dir,
-    '-m', String(memoryMb), '-M', '16',
-  ], { logFile: files.log, cwd: dir, env: { ...process.env, TZ: 'UTC' } });
-
+  const peer = spawnKamailio(options, files, dir);
   const ready = await waitForListeners(peer, ports, hosts, options.startTimeoutMs ?? 20000);
   if (!ready.ok) {
     await peer.stop('SIGKILL', 3000).catch(() => undefined);
@@ -271,10 +279,25 @@ async function launch(
     throw new Error(`Kamailio did not start (${ready.reason}); HARNESS_KEEP_DIRS=1 keeps ${dir}; log tail:\n${tail}`);
   }
   return makeHandle({
-    options, db, database, dir, files, ports, certificate, peer,
+    options, db, database, dir, files, ports, hosts, certificate, peer,
     host6: options.ipv6 ? '::1' : undefined, startupMs: Date.now() - started,
     release: () => releasePorts([udp, tcp, tlsPort]),
   });
+}
+
+interface InstanceFiles {
+  cfg: string;
+  log: string;
+  pid: string;
+  ctl: string;
+}
+
+function spawnKamailio(options: KamailioOptions, files: InstanceFiles, dir: string): PeerProcess {
+  const memoryMb = options.sharedMemoryMb ?? 128;
+  return PeerProcess.start(options.binary ?? kamailioBinary(), [
+    '-DD', '-E', '-f', files.cfg, '-Y', dir, '-P', files.pid, '-w', dir,
+    '-m', String(memoryMb), '-M', '16',
+  ], { logFile: files.log, cwd: dir, env: { ...process.env, TZ: 'UTC' } });
 }
 
 interface HandleParts {
@@ -282,8 +305,9 @@ interface HandleParts {
   db: mysql.Connection;
   database: string;
   dir: string;
-  files: { cfg: string; log: string; ctl: string };
+  files: InstanceFiles;
   ports: KamailioPorts;
+  hosts: string[];
   certificate: TestCertificate | undefined;
   peer: PeerProcess;
   host6: string | undefined;
@@ -292,7 +316,8 @@ interface HandleParts {
 }
 
 function makeHandle(parts: HandleParts): KamailioHandle {
-  const { db, peer, files, ports } = parts;
+  const { db, files, ports } = parts;
+  let peer = parts.peer;
   const defaultDomain = parts.options.realm ?? '127.0.0.1';
   let stopping: Promise<void> | undefined;
 
@@ -309,7 +334,9 @@ function makeHandle(parts: HandleParts): KamailioHandle {
   };
 
   const handle: KamailioHandle = {
-    pid: peer.pid,
+    get pid() {
+      return peer.pid;
+    },
     host: '127.0.0.1',
     host6: parts.host6,
     ports,
@@ -351,6 +378,17 @@ function makeHandle(parts: HandleParts): KamailioHandle {
     logTail: (lines = 40) => fileTail(files.log, lines),
     get running() {
       return peer.running;
+    },
+    freeze: () => peer.signal('SIGSTOP'),
+    thaw: () => peer.signal('SIGCONT'),
+    async kill() {
+      await peer.stop('SIGKILL', 5000);
+    },
+    async restart() {
+      if (peer.running) throw new Error(`Kamailio (pgid ${peer.pid}) is still running; kill() it first`);
+      peer = spawnKamailio(parts.options, files, parts.dir);
+      const ready = await waitForListeners(peer, ports, parts.hosts, parts.options.startTimeoutMs ?? 20000);
+      if (!ready.ok) throw new Error(`Kamailio did not start again (${ready.reason}); log tail:\n${fileTail(files.log, 30)}`);
     },
     stop() {
       stopping ??= (async () => {

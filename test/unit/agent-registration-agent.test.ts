@@ -9,7 +9,7 @@ import { createRateLimiter } from '../../src/agent/rate-limiter';
 import { RefreshLoad } from '../../src/agent/refresh-load';
 import { RefreshPlanner } from '../../src/agent/refresh-planner';
 import { RegistrationAgent, type AgentSettings, type StatusSink } from '../../src/agent/registration-agent';
-import { RegStatus } from '../../src/agent/status-transitions';
+import { EXPIRED, RegStatus } from '../../src/agent/status-transitions';
 import { TimerQueue } from '../../src/agent/timer-queue';
 import type { AccountKey as DbKey } from '../../src/db/account-key';
 import type { AccountRow } from '../../src/db/account-row';
@@ -83,16 +83,24 @@ const ALICE: AccountData = { user: 'alice', password: 'secret', realm: '127.0.0.
 /** Lets promise callbacks run. */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function setup(opts: { settings?: Partial<AgentSettings>; rateLimit?: RateLimitConfig } = {}) {
+/** Moves the clock in steps, letting the answers of each step arrive before the next. */
+async function advanceSettling(clock: FakeClock, ms: number, stepMs = 100): Promise<void> {
+  for (let done = 0; done < ms; done += stepMs) {
+    clock.advance(Math.min(stepMs, ms - done));
+    await settle();
+  }
+}
+
+function setup(opts: { settings?: Partial<AgentSettings>; rateLimit?: RateLimitConfig; reregisterInterval?: number } = {}) {
   const clock = new FakeClock(1_000_000);
   const client = new ScriptedClient(clock);
   const sink = new RecordingSink();
   const load = new RefreshLoad();
   const timers = new TimerQueue<AccountKey>(clock, { observer: load });
-  const planner = new RefreshPlanner({ reregisterInterval: 0.5 }, clock, load);
+  const planner = new RefreshPlanner({ reregisterInterval: opts.reregisterInterval ?? 0.5 }, clock, load);
   const rateLimiter = createRateLimiter(clock, opts.rateLimit);
   const agent = new RegistrationAgent({ ...SETTINGS, ...opts.settings }, { client, writer: sink, clock, timers, planner, rateLimiter });
-  return { clock, client, sink, agent, timers };
+  return { clock, client, sink, agent, timers, load };
 }
 
 function row(id: number, status: number | null, extra: Partial<AccountRow> = {}): AccountRow {
@@ -439,5 +447,219 @@ describe('RegistrationAgent', () => {
     assert.equal(latency(REGISTER).cumulative[latency(REGISTER).bounds.indexOf(0.025)], 0);
     assert.equal(latency(deREGISTER).sum, 2);
     assert.equal(latency(deREGISTER).count, 1);
+  });
+  describe('an ACTIVE registration expiring without a successful refresh', () => {
+    // Created at T0 = 1 000 000 ms and answered at once granting 60 s: refresh at +30 s;
+    // the row stops saying ACTIVE from +59 s (a second early: registrars count whole seconds).
+    const T0 = 1_000_000;
+    const expired = (reason: string): RegistrationUpdate => ({ lastCode: EXPIRED.code, lastReason: reason, status: RegStatus.Failed, contacts: '' });
+    /** Accounts 1 and 2, registered at T0 for 60 s. */
+    const twoRegistered = async (): Promise<ReturnType<typeof setup>> => {
+      const parts = setup();
+      parts.agent.create('subscriber', 1, ALICE);
+      parts.agent.create('subscriber', 2, { ...ALICE, user: 'bob' });
+      for (const r of parts.client.sent.splice(0)) r.answer({ grantedExpires: 60 });
+      await settle();
+      return parts;
+    };
+    const countOf = (agent: RegistrationAgent, status: RegStatus): number | undefined =>
+      (agent.statistics().by_status as Record<string, number>)[String(status)];
+    const writesOf = (sink: RecordingSink, id: string) => sink.ops.filter(([, key]) => key === id).map(([, , u]) => u && [u.status, u.lastCode, u.lastReason]);
+
+    it('a refresh unanswered at the expiry: FAILED 408 at that moment, in the table and in memory; the refresh\'s own outcome follows', async () => {
+      const { clock, client, sink, agent } = setup();
+      agent.create('subscriber', 1, ALICE);
+      client.sent[0]?.answer({ grantedExpires: 60, contacts: '<sip:alice@127.0.0.1:5080>;expires=60' });
+      await settle();
+      clock.advance(30_000);
+      assert.equal(client.sent.length, 2, 'refresh sent at +30 s');
+      assert.deepEqual([agent.describe('subscriber', 1)?.next_action, agent.describe('subscriber', 1)?.next_action_in], ['none', -1],
+        'in flight: the expiry timer is no next action');
+      clock.advance(28_999);
+      assert.equal(sink.ops.length, 1, 'still ACTIVE until +59 s');
+      clock.advance(1);
+      assert.equal(clock.now(), T0 + 59_000);
+      assert.deepEqual(sink.ops.at(-1), ['update', 'subscriber:1', expired(EXPIRED.unanswered)]);
+      const d = agent.describe('subscriber', 1);
+      assert.deepEqual([d?.status, d?.last_code, d?.last_reason, d?.contacts, d?.expires, d?.in_flight],
+        [RegStatus.Failed, 408, EXPIRED.unanswered, '', 0, 1]);
+      assert.deepEqual(agent.statistics().by_status, { '0': 0, '1': 0, '2': 0, '3': 1, '4': 0, '5': 0 });
+      clock.advance(3_000); // Timer F, 32 s after the refresh was sent
+      client.sent[1]?.answer({ code: 408, reason: 'Timeout' });
+      await settle();
+      assert.deepEqual(writesOf(sink, 'subscriber:1'), [
+        [RegStatus.Active, 200, 'OK'], [RegStatus.Failed, 408, EXPIRED.unanswered], [RegStatus.Failed, 408, 'Timeout'],
+      ]);
+      assert.deepEqual([agent.describe('subscriber', 1)?.next_action, agent.describe('subscriber', 1)?.next_action_in], ['retry', 300]);
+    });
+
+    it('a refresh answered in time writes nothing more; one answered after the expiry makes the row ACTIVE again', async () => {
+      const { clock, client, sink, agent, timers } = await twoRegistered();
+      clock.advance(30_000);
+      assert.equal(timers.size, 2, 'each in-flight refresh keeps one timer: its expiry');
+      const [first, second] = client.sent.splice(0);
+      first?.answer({ grantedExpires: 60 });
+      await settle();
+      clock.advance(29_500);
+      second?.answer({ grantedExpires: 60 });
+      await settle();
+      assert.deepEqual(writesOf(sink, 'subscriber:1'), [[RegStatus.Active, 200, 'OK'], [RegStatus.Active, 200, 'OK']]);
+      assert.deepEqual(writesOf(sink, 'subscriber:2'), [
+        [RegStatus.Active, 200, 'OK'], [RegStatus.Failed, 408, EXPIRED.unanswered], [RegStatus.Active, 200, 'OK'],
+      ]);
+      assert.deepEqual([agent.describe('subscriber', 2)?.status, agent.describe('subscriber', 2)?.next_action], [RegStatus.Active, 'refresh']);
+      assert.equal(timers.size, 2, 'one refresh timer each, no expiry timer left behind');
+      clock.advance(500);
+      assert.equal(client.sent.length, 1, 'the first refreshes again at +60 s');
+      client.sent[0]?.answer({ grantedExpires: 60 });
+      await settle();
+      // The second's lifetime counts from its refresh's sending (+30 s): it expires from +89 s,
+      // before the +89.5 s planned from its late answer, so its refresh comes a second earlier.
+      clock.advance(27_999);
+      assert.equal(client.sent.length, 1);
+      clock.advance(1);
+      assert.equal(client.sent.length, 2, 'the second refreshes at +88 s');
+      client.sent[1]?.answer({ grantedExpires: 60 });
+      await settle();
+      clock.advance(10_000);
+      assert.equal(sink.ops.length, 7, 'a prompt answer comes before the expiry: no FAILED');
+      assert.equal(agent.describe('subscriber', 2)?.status, RegStatus.Active);
+    });
+
+    it('a 2xx counts the lifetime from the sending of the transaction it answers (a re-send long after the request began)', async () => {
+      const { clock, client, sink, agent } = setup();
+      agent.create('subscriber', 1, ALICE);
+      clock.advance(40_000); // unanswered, then challenged: the re-send went out 1 s before this 2xx
+      client.sent[0]?.answer({ grantedExpires: 60, answeredAfterMs: 1000 });
+      await settle();
+      clock.advance(30_000);
+      assert.equal(client.sent.length, 2, 'refreshed 30 s after the answer');
+      clock.advance(27_999); // the lifetime from +39 s lasts until +99 s: FAILED from +98 s, not from +59 s
+      assert.equal(sink.ops.length, 1);
+      clock.advance(1);
+      assert.deepEqual(sink.ops.at(-1), ['update', 'subscriber:1', expired(EXPIRED.unanswered)]);
+    });
+
+    it('refreshes held in the congestion window past their expiry are FAILED then, and still go out once each when their turn comes', async () => {
+      const { clock, client, sink, agent } = setup({ settings: { maxPendingTransactions: 8 } });
+      const accounts = 600;
+      client.autoAnswer = () => ({ grantedExpires: 60 });
+      for (let i = 0; i < accounts; i++) agent.create('subscriber', i, { ...ALICE, user: `u${i}` });
+      await settle();
+      assert.equal(countOf(agent, RegStatus.Active), accounts);
+      client.autoAnswer = undefined; // the registrar falls silent
+      sink.ops.length = 0;
+      // Refreshes due at +30 s; slots come back after 1 s, 8 at a time.
+      for (let step = 0; step < 117; step++) clock.advance(500);
+      const sentBeforeExpiry = client.sent.length - accounts; // at +58.5 s
+      clock.advance(500);
+      assert.ok(sentBeforeExpiry > 8 && sentBeforeExpiry < accounts / 2, `${sentBeforeExpiry} refreshes sent by the expiry`);
+      const reasons = sink.ops.map(([, , u]) => u?.lastReason);
+      assert.equal(sink.ops.length, accounts, 'every row written once, at the expiry');
+      assert.deepEqual(sink.ops.map(([, , u]) => [u?.status, u?.lastCode]), Array(accounts).fill([RegStatus.Failed, 408]));
+      assert.equal(reasons.filter((r) => r === EXPIRED.unanswered).length, sentBeforeExpiry);
+      assert.equal(reasons.filter((r) => r === EXPIRED.queued).length, accounts - sentBeforeExpiry);
+      assert.equal(clock.now(), T0 + 59_000);
+
+      // The registrar is back at +70 s: what is in flight is answered, the queue drains.
+      clock.advance(11_000);
+      client.autoAnswer = () => ({ grantedExpires: 60 });
+      for (const r of client.sent.slice(accounts)) r.answer({ grantedExpires: 60 });
+      for (let step = 0; step < 20 && countOf(agent, RegStatus.Active) !== accounts; step++) {
+        await settle();
+        clock.advance(100);
+      }
+      assert.equal(countOf(agent, RegStatus.Active), accounts, 'all ACTIVE again within 2 s');
+      const perUser = new Map<string, number>();
+      for (const r of client.sent) perUser.set(r.params.user, (perUser.get(r.params.user) ?? 0) + 1);
+      assert.deepEqual(new Set(perUser.values()), new Set([2]), 'each account: its REGISTER and one refresh, nothing repeated');
+    });
+
+    it('restored ACTIVE rows: one expired already is FAILED at once; rows the rate-limited mass start reaches after their expiry are FAILED at it', async () => {
+      const { clock, client, sink, agent } = setup({ rateLimit: { rate: 1, perSeconds: 1, slowstart: false } });
+      client.autoAnswer = () => ({ grantedExpires: 3600 });
+      const readAt = clock.now();
+      clock.advance(500); // the load so far
+      // Refresh due at once (registered 3000 s ago for 3005 s): one REGISTER per second from +0.5 s.
+      for (let i = 0; i < 10; i++) agent.restore(row(i, RegStatus.Active, { lastRegistration: -3000, expiry: 5 }), readAt);
+      await advanceSettling(clock, 3_400); // +3.9 s: four sent and answered
+      assert.deepEqual(sink.ops.map(([, key, u]) => [key, u?.status]), [0, 1, 2, 3].map((i) => [`subscriber:${i}`, RegStatus.Active]));
+      await advanceSettling(clock, 200); // +4.1 s: past the expiry (readAt + 5 s, a second early)
+      assert.deepEqual(sink.ops.slice(4).map(([, key, u]) => [key, u?.status, u?.lastReason]),
+        [4, 5, 6, 7, 8, 9].map((i) => [`subscriber:${i}`, RegStatus.Failed, EXPIRED.queued]));
+      await advanceSettling(clock, 6_000);
+      assert.equal(client.sent.length, 10);
+      assert.deepEqual([4, 5, 6, 7, 8, 9].map((i) => agent.describe('subscriber', i)?.status), Array(6).fill(RegStatus.Active));
+
+      const unlimited = setup();
+      unlimited.agent.restore(row(20, RegStatus.Active, { lastRegistration: -3700, expiry: -100 }), unlimited.clock.now());
+      unlimited.agent.restore(row(21, RegStatus.Active), unlimited.clock.now()); // NULL expiry: counts as expired
+      unlimited.agent.restore(row(22, RegStatus.Active, { lastRegistration: -10, expiry: 3590 }), unlimited.clock.now());
+      unlimited.clock.advance(0);
+      assert.deepEqual(unlimited.sink.ops.map(([, key, u]) => [key, u?.status, u?.lastReason]), [
+        ['subscriber:20', RegStatus.Failed, EXPIRED.unanswered], ['subscriber:21', RegStatus.Failed, EXPIRED.unanswered],
+      ]);
+      for (const r of unlimited.client.sent) r.answer({ grantedExpires: 3600 });
+      await settle();
+      assert.deepEqual([20, 21, 22].map((i) => unlimited.agent.describe('subscriber', i)?.status), Array(3).fill(RegStatus.Active));
+    });
+
+    it('a de-REGISTER unanswered at the expiry: FAILED, then its outcome; one that could not be sent (TO_BE_REMOVED) is left as it is', async () => {
+      const { clock, client, sink, agent, timers } = await twoRegistered();
+      clock.advance(10_000);
+      agent.remove('subscriber', 1);
+      agent.remove('subscriber', 2);
+      const [removing, unsent] = client.sent.splice(0);
+      unsent?.answer({ code: 480, sent: false });
+      await settle();
+      assert.equal(agent.describe('subscriber', 2)?.status, RegStatus.ToBeRemoved);
+      assert.equal(timers.size, 1, 'the account kept after an unsent de-REGISTER has no timer');
+      clock.advance(49_000);
+      assert.deepEqual(writesOf(sink, 'subscriber:1').at(-1), [RegStatus.Failed, 408, EXPIRED.unanswered]);
+      assert.deepEqual(writesOf(sink, 'subscriber:2').at(-1), [RegStatus.ToBeRemoved, 480, 'unable to send request']);
+      removing?.answer({});
+      await settle();
+      assert.deepEqual(sink.ops.at(-1), ['remove', 'subscriber:1']);
+      assert.equal(agent.describe('subscriber', 1), undefined);
+      assert.equal(timers.size, 0);
+    });
+
+    it('createRegistration replacing an ACTIVE account keeps its status and expiry until the new REGISTER is answered', async () => {
+      const { clock, client, sink, agent } = setup();
+      agent.create('subscriber', 1, ALICE);
+      client.sent[0]?.answer({ grantedExpires: 60 });
+      await settle();
+      clock.advance(10_000);
+      agent.create('subscriber', 1, { ...ALICE, password: 'other' });
+      assert.equal(agent.describe('subscriber', 1)?.status, RegStatus.Active, 'the row still says ACTIVE, and so does memory');
+      clock.advance(48_999);
+      assert.equal(sink.ops.length, 1);
+      clock.advance(1);
+      assert.deepEqual(sink.ops.at(-1), ['update', 'subscriber:1', expired(EXPIRED.unanswered)]);
+      assert.equal(countOf(agent, RegStatus.Failed), 1);
+    });
+
+    it('reregister_interval=1: the refresh goes a second before the expiry, so a prompt answer keeps the row ACTIVE', async () => {
+      const { clock, client, sink, agent } = setup({ reregisterInterval: 1 });
+      client.autoAnswer = () => ({ grantedExpires: 60 });
+      agent.create('subscriber', 1, ALICE);
+      await settle();
+      clock.advance(57_999);
+      assert.equal(client.sent.length, 1);
+      clock.advance(1);
+      assert.equal(client.sent.length, 2, 'refresh at +58 s, not at +60 s');
+      await advanceSettling(clock, 5_000);
+      assert.deepEqual(sink.ops.map(([, , u]) => u?.status), [RegStatus.Active, RegStatus.Active]);
+    });
+
+    it('the expiry timers are no load for the refresh planner', async () => {
+      const { clock, client, agent, load } = setup();
+      agent.create('subscriber', 1, ALICE);
+      client.sent[0]?.answer({ grantedExpires: 60 });
+      await settle();
+      assert.equal(load.countAt(Math.floor((T0 + 30_000) / 1000)), 1, 'the refresh counts in its second');
+      clock.advance(30_000);
+      assert.equal(load.countAt(Math.floor((T0 + 59_000) / 1000)), 0, 'the expiry does not');
+    });
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { RegStatus, transition, type StatusPolicy } from '../../src/agent/status-transitions';
+import { EXPIRED, expiredWrites, RegStatus, transition, type StatusPolicy } from '../../src/agent/status-transitions';
 import type { RegistrationOutcome } from '../../src/sip/registration-client';
 
 const POLICY: StatusPolicy = {
@@ -155,5 +155,16 @@ describe('status transitions (SPEC §3)', () => {
         assert.deepEqual(transition(op, aborted, policy), { writes: [], next: { kind: 'keep' } }, `${op} ${JSON.stringify(policy)}`);
       }
     }
+  });
+  describe('expiry without a successful refresh', () => {
+    it('FAILED 408 with a reason saying whether the request was sent; contacts emptied only with save_contacts', () => {
+      assert.deepEqual(expiredWrites(true, POLICY), [{ kind: 'update', update: {
+        lastCode: 408, lastReason: EXPIRED.unanswered, status: RegStatus.Failed, contacts: '',
+      } }]);
+      assert.deepEqual(expiredWrites(false, { ...POLICY, saveContacts: false }), [{ kind: 'update', update: {
+        lastCode: 408, lastReason: EXPIRED.queued, status: RegStatus.Failed, contacts: undefined,
+      } }]);
+      assert.notEqual(EXPIRED.unanswered, EXPIRED.queued);
+    });
   });
 });

@@ -18,6 +18,14 @@ class LateClock implements Clock {
   }
 }
 
+/** Notes every entry entering (+) and leaving (-) as key@due. */
+function recordingObserver(events: string[]): TimerQueueObserver<string> {
+  return {
+    added: (key, due) => events.push(`+${key}@${due}`),
+    removed: (key, due) => events.push(`-${key}@${due}`),
+  };
+}
+
 describe('TimerQueue', () => {
   let clock: FakeClock;
   let fired: string[];
@@ -210,10 +218,7 @@ describe('TimerQueue', () => {
 
   it('tells its observer about every entry entering and leaving', () => {
     const events: string[] = [];
-    const observer: TimerQueueObserver<string> = {
-      added: (key, due) => events.push(`+${key}@${due}`),
-      removed: (key, due) => events.push(`-${key}@${due}`),
-    };
+    const observer = recordingObserver(events);
     const queue = new TimerQueue<string>(clock, { observer });
     queue.schedule('a', 100, record('a'));
     queue.schedule('a', 200, record('a'));
@@ -224,5 +229,20 @@ describe('TimerQueue', () => {
     queue.clear();
     assert.deepEqual(events, ['+a@100', '-a@100', '+a@200', '+b@300', '+c@400', '-b@300', '-a@200', '-c@400']);
     assert.equal(clock.pendingTimers, 0);
+  });
+
+  it('keeps entries scheduled unobserved from the observer, also when one replaces the other', () => {
+    const events: string[] = [];
+    const observer = recordingObserver(events);
+    const queue = new TimerQueue<string>(clock, { observer });
+    queue.schedule('a', 100, record('a'));
+    queue.schedule('a', 150, record('a-deadline'), false); // replaces the observed entry
+    queue.schedule('b', 200, record('b-deadline'), false);
+    queue.schedule('b', 300, record('b')); // an observed one replaces the deadline
+    queue.schedule('c', 400, record('c-deadline'), false);
+    queue.cancel('c');
+    clock.advance(350);
+    assert.deepEqual(fired, ['a-deadline@150', 'b@300']);
+    assert.deepEqual(events, ['+a@100', '-a@100', '+b@300', '-b@300']);
   });
 });
