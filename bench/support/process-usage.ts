@@ -56,3 +56,16 @@ export async function coreShareDuring(pid: number, work: () => Promise<void>): P
   const used = cpuSeconds(pid) - cpuBefore;
   return { cpuSeconds: used, wallSeconds, share: used / wallSeconds };
 }
+
+/**
+ * utime + stime, in seconds, of this process's children that have exited and been
+ * waited for (cutime + cstime of /proc/self/stat), their own waited-for children
+ * included. The difference across one child's life is that child's CPU, which /proc
+ * no longer shows once it has exited (sipp), provided no other child ended meanwhile.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const ticks = clockTicksPerSecond(); // getconf first: it is a child too
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / ticks;
+}
