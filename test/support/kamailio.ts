@@ -15,7 +15,9 @@
  * faults (reply503Prefix, dropPrefix) → www_authorize against the subscriber table
  * (plain-text passwords) → 401 with qop=auth on any failure → save("location"); any
  * other method → 405. usrloc writes through (db_mode 1), so a binding is in the
- * `location` table as soon as the 200 OK is sent.
+ * `location` table as soon as the 200 OK is sent. For benchmarks, `accounting` adds a
+ * per-account REGISTER counter (htable) and `transactionDelayMs` holds every REGISTER
+ * transaction open as over a WAN; both are off unless asked.
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
