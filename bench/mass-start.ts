@@ -23,8 +23,15 @@
  * "--perf-basic-prof" for `perf`); BENCH_DAEMON_STDOUT: a file the daemons' standard
  * output is appended to (what --trace-gc prints); BENCH_CPU_SPLIT=0:1: the client side
  * (benchmark, sipp, daemon) on CPU 0, Kamailio and MariaDB on CPU 1, as if the registrar
- * were another host (support/cpu-split.ts). Results:
- * bench/results/mass-start.json and a Markdown table.
+ * were another host (support/cpu-split.ts); BENCH_REGISTRAR=production (default) or
+ * lean, and BENCH_TRANSACTION_DELAY_MS=50-100 for a WAN-like registrar
+ * (support/registrar-rig.ts). Results: bench/results/mass-start-<registrar>.json
+ * (mass-start.json for lean, as before issue 15) and Markdown tables.
+ *
+ * CPU per account is reported from the daemon's process start (its utime + stime when
+ * every account is ACTIVE, ÷ N: loading, JIT warm-up and GC included) beside the
+ * steady state (between 10 % and 90 % ACTIVE, support/steady-state.ts), and sipp's own
+ * CPU per account against the same registrar in the same run.
  */
 import type { DaemonOptions, RunningDaemon } from '../test/support/daemon';
 import { agentStatistics, type AgentStatistics } from './support/agent-statistics';
@@ -38,11 +45,14 @@ import {
 import { CpuBudgetMeter, type CpuBudget } from './support/cpu-budget';
 import { applyCpuSplit, parseCpuSplit, pinProcessGroup } from './support/cpu-split';
 import { coreShareDuring, cpuSeconds, peakRssBytes } from './support/process-usage';
-import { addSippAccounts, startRegistrarRig, type RegistrarRig } from './support/registrar-rig';
+import {
+  addSippAccounts, parseRegistrarProfile, parseTransactionDelay, startRegistrarRig, type RegistrarRig, type RegistrarSetup,
+} from './support/registrar-rig';
 import { statusCounts, waitForAllActive, type ActiveCounts, type StatusCounts } from './support/registration-counts';
 import { watchReplies } from './support/reply-watch';
 import { resultsPath, writeJson } from './support/results-files';
 import { sippCeiling, type SippFigures } from './support/sipp-ceiling';
+import { SteadyStateMeter, type SteadyState } from './support/steady-state';
 import { Teardown } from './support/teardown';
 import { secondsSince, sleep } from './support/time';
 
@@ -72,7 +82,23 @@ const settings = {
   daemonNodeArgs: envWords('BENCH_DAEMON_NODE_ARGS'),
   daemonStdout: envText('BENCH_DAEMON_STDOUT'),
   cpuSplit: parseCpuSplit('BENCH_CPU_SPLIT', envText('BENCH_CPU_SPLIT')),
+  registrar: {
+    profile: parseRegistrarProfile('BENCH_REGISTRAR', envText('BENCH_REGISTRAR')),
+    transactionDelayMs: parseTransactionDelay('BENCH_TRANSACTION_DELAY_MS', envText('BENCH_TRANSACTION_DELAY_MS')),
+  } satisfies RegistrarSetup,
 };
+
+/** mass-start.json for the lean registrar (the file's name before issue 15), else by profile and delay. */
+function resultsFileName(setup: RegistrarSetup): string {
+  if (setup.profile === 'lean' && !setup.transactionDelayMs) return 'mass-start.json';
+  const delay = setup.transactionDelayMs ? `-delay-${setup.transactionDelayMs.join('-')}ms` : '';
+  return `mass-start-${setup.profile}${delay}.json`;
+}
+
+function describeRegistrar(setup: RegistrarSetup): string {
+  const delay = setup.transactionDelayMs ? `, each transaction held ${setup.transactionDelayMs.join('–')} ms` : '';
+  return `${setup.profile} registrar${delay}`;
+}
 
 /** How the daemon is started in every run: its database, [db_reg_agent] settings and node options. */
 const daemonOptions = (rig: RegistrarRig): DaemonOptions => ({
@@ -99,6 +125,7 @@ interface MassStart {
   /** "database unavailable" warnings: the status writer backing off (e.g. on deadlocks). */
   dbBackoffWarnings: number;
   cpuSeconds: number;
+  steadyState: SteadyState | undefined;
   cpuBudget: CpuBudget;
   counts: StatusCounts & { complete: boolean };
   statements: StatementRates;
@@ -113,22 +140,30 @@ async function massStart(rig: RegistrarRig, size: number, teardown: Teardown): P
   const { daemon } = await startBenchDaemon(daemonOptions(rig), teardown);
   teardown.add('remove the daemon config folder', () => daemon.cleanup());
   const replies = watchReplies(daemon, size, started);
+  const pid = daemon.process.pid as number;
+  const steady = new SteadyStateMeter(size);
   const counts = await waitForAllActive(rig.db, size, {
     stallMs: STALL_MS,
     pollMs: pollMsFor(size),
-    precount: () => daemonActiveCounts(daemon),
+    precount: async () => {
+      const active = await daemonActiveCounts(daemon);
+      steady.record({ active: active.active, cpuSeconds: cpuSeconds(pid), wallSeconds: secondsSince(started) });
+      return active;
+    },
     timeoutMs: Math.max(300_000, size * 10),
     check: () => assertRunning(daemon),
     progress: (c) => say(`  ${formatNumber(c.active)} of ${formatNumber(size)} ACTIVE, ${c.failed} FAILED (${secondsSince(started).toFixed(1)} s)`),
   });
   const wallSeconds = secondsSince(started);
-  const cpu = cpuSeconds(daemon.process.pid as number);
+  const cpu = cpuSeconds(pid);
   const cpuBudget = meter.stop(cpu);
   const statements = statementRates(before, await readStatementCounters());
   const repliesCompleteSeconds = await replies.stop();
   const restore = await restoreReport(daemon, 5000);
   const dbBackoffWarnings = daemon.log().match(/WARNING: \[db\] database unavailable/g)?.length ?? 0;
-  return { daemon, wallSeconds, repliesCompleteSeconds, dbBackoffWarnings, cpuSeconds: cpu, cpuBudget, counts, statements, restore };
+  return {
+    daemon, wallSeconds, repliesCompleteSeconds, dbBackoffWarnings, cpuSeconds: cpu, steadyState: steady.result(), cpuBudget, counts, statements, restore,
+  };
 }
 
 /**
@@ -203,6 +238,9 @@ interface SizeResult {
   active: number;
   failed: number;
   cpuSeconds: number;
+  /** cpuSeconds ÷ N: from process start to all ACTIVE, µs. */
+  cpuMicrosPerAccount: number;
+  steadyState: SteadyState | undefined;
   cpuBudget: CpuBudget;
   peakRssMb: number;
   dbWritesPerSecond: number;
@@ -219,7 +257,7 @@ async function measureSize(size: number): Promise<SizeResult> {
   try {
     const loadBefore = await waitForQuietMachine(settings.maxLoad, settings.quietWaitMs, say);
     say(`N = ${formatNumber(size)}: load ${formatLoad(loadBefore)}; starting Kamailio, loading accounts`);
-    const rig = await startRegistrarRig(size, teardown);
+    const rig = await startRegistrarRig(size, teardown, settings.registrar);
     if (settings.cpuSplit) pinProcessGroup(rig.kam.pid, settings.cpuSplit.registrar);
     const sippAccounts = await addSippAccounts(rig);
 
@@ -230,7 +268,8 @@ async function measureSize(size: number): Promise<SizeResult> {
     });
     const sippCpuBudget = sippMeter.stop();
     const s = sipp.figures;
-    say(`  sipp: ${s.successful} ok, ${s.failed} failed in ${s.wallSeconds.toFixed(2)} s = ${s.perSecond.toFixed(0)}/s (sipp says ${s.sippReportedPerSecond.toFixed(0)}/s)`);
+    say(`  sipp: ${s.successful} ok, ${s.failed} failed in ${s.wallSeconds.toFixed(2)} s = ${s.perSecond.toFixed(0)}/s (sipp says ${s.sippReportedPerSecond.toFixed(0)}/s); `
+      + `CPU ${s.cpuSeconds.toFixed(2)} s = ${s.cpuMicrosPerAccount.toFixed(0)} µs per account`);
     if (s.successful !== size) say(`  sipp did not register every account:\n${sipp.logTail}`);
     say(`  CPU during sipp: ${describeBudget(sippCpuBudget, 'sipp')}`);
 
@@ -244,6 +283,7 @@ async function measureSize(size: number): Promise<SizeResult> {
       + `DB ${start.statements.writesPerSecond.toFixed(0)} writes/s, ${(start.statements.writes / size).toFixed(2)} per account; `
       + `${start.dbBackoffWarnings} status-writer back-offs`);
     say(`  CPU during the mass start: ${describeBudget(start.cpuBudget, 'daemon')}`);
+    say(`  daemon CPU per account: ${(start.cpuSeconds / size * 1e6).toFixed(0)} µs from process start, ${describeSteadyState(start.steadyState)}`);
 
     const idle = await coreShareDuring(pid, () => sleep(IDLE_MS));
     say(`  idle: ${(idle.share * 100).toFixed(2)} % of a core over ${idle.wallSeconds.toFixed(1)} s`);
@@ -270,6 +310,8 @@ async function measureSize(size: number): Promise<SizeResult> {
       active: start.counts.active,
       failed: start.counts.failed,
       cpuSeconds: start.cpuSeconds,
+      cpuMicrosPerAccount: (start.cpuSeconds / size) * 1e6,
+      steadyState: start.steadyState,
       cpuBudget: start.cpuBudget,
       peakRssMb: peakRss / MB,
       dbWritesPerSecond: start.statements.writesPerSecond,
@@ -286,6 +328,29 @@ async function measureSize(size: number): Promise<SizeResult> {
 }
 
 // ----- report -------------------------------------------------------------------------
+
+function describeSteadyState(steady: SteadyState | undefined): string {
+  if (!steady) return 'steady state not seen (no polls between 10 % and 90 % ACTIVE)';
+  return `${steady.cpuMicrosPerAccount.toFixed(0)} µs in the steady state (${formatNumber(steady.first.active)} → ${formatNumber(steady.last.active)} ACTIVE, `
+    + `${steady.first.wallSeconds.toFixed(1)}–${steady.last.wallSeconds.toFixed(1)} s, ${steady.perSecond.toFixed(0)}/s)`;
+}
+
+const PER_ACCOUNT_HEADER = [
+  'N', 'daemon: to all ACTIVE (s)', 'daemon CPU from process start (µs/account)', 'daemon CPU, 10–90 % ACTIVE (µs/account)',
+  'sipp: to exit (s)', 'sipp CPU (µs/account)', 'daemon from start ÷ sipp',
+];
+
+function perAccountRow(r: SizeResult): string[] {
+  return [
+    formatNumber(r.size),
+    formatNumber(r.wallSeconds, 1),
+    formatNumber(r.cpuMicrosPerAccount),
+    r.steadyState ? formatNumber(r.steadyState.cpuMicrosPerAccount) : 'n/a',
+    formatNumber(r.sipp.wallSeconds, 1),
+    formatNumber(r.sipp.cpuMicrosPerAccount),
+    `${formatNumber(r.cpuMicrosPerAccount / r.sipp.cpuMicrosPerAccount, 1)}×`,
+  ];
+}
 
 function describeBudget(b: CpuBudget, subject: string): string {
   const cores = (n: number): string => n.toFixed(2);
@@ -375,13 +440,15 @@ async function main(): Promise<void> {
   const split = settings.cpuSplit;
   const restoreDatabaseCpus = split ? applyCpuSplit(split) : () => undefined;
   if (split) say(`CPU split: the benchmark, sipp and the daemon on CPU ${split.client}; Kamailio and MariaDB on CPU ${split.registrar}`);
+  say(`registrar: ${describeRegistrar(settings.registrar)}`);
   const results: SizeResult[] = [];
-  const file = resultsPath('mass-start.json');
+  const file = resultsPath(resultsFileName(settings.registrar));
   for (const size of settings.sizes) {
     results.push(await measureSize(size));
     writeJson(file, { machine, settings, results });
   }
   process.stdout.write(`\n${markdownTable(TABLE_HEADER, results.map(tableRow))}\n\n`);
+  process.stdout.write(`${markdownTable(PER_ACCOUNT_HEADER, results.map(perAccountRow))}\n\n`);
   process.stdout.write(`${markdownTable(DETAIL_HEADER, results.map(detailRow))}\n\n`);
   process.stdout.write(`${markdownTable(BUDGET_HEADER, results.flatMap(budgetRows))}\n\n`);
   for (const r of results) {

@@ -74,7 +74,7 @@ async function runVariant(variant: Variant): Promise<VariantRun> {
   try {
     const loadBefore = await waitForQuietMachine(settings.maxLoad, settings.quietWaitMs, say);
     say(`${variant.name}: N = ${formatNumber(settings.size)}, load ${formatLoad(loadBefore)}; sampling for ${settings.seconds} s`);
-    const rig = await startRegistrarRig(settings.size, teardown, { defaultExpires: EXPIRES, maxExpires: EXPIRES });
+    const rig = await startRegistrarRig(settings.size, teardown, { profile: 'lean' }, { defaultExpires: EXPIRES, maxExpires: EXPIRES });
     const started = performance.now();
     const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: { expires: String(EXPIRES), ...variant.agent } }, teardown);
     teardown.add('remove the daemon config folder', () => daemon.cleanup());

@@ -3,9 +3,9 @@
  * figures cover everything the daemon did, not only what it chooses to report.
  */
 import { readFileSync } from 'node:fs';
-import { cpuSeconds } from '../../test/support/process-cpu';
+import { clockTicksPerSecond, cpuSeconds } from '../../test/support/process-cpu';
 
-export { clockTicksPerSecond, cpuSeconds } from '../../test/support/process-cpu';
+export { clockTicksPerSecond, cpuSeconds };
 
 /** A `VmXxx:  123 kB` line of /proc/<pid>/status, in bytes. */
 function statusKilobytes(pid: number, field: 'VmHWM' | 'VmRSS'): number {
@@ -33,4 +33,17 @@ export async function coreShareDuring(pid: number, work: () => Promise<void>): P
   const wallSeconds = (performance.now() - started) / 1000;
   const used = cpuSeconds(pid) - cpuBefore;
   return { cpuSeconds: used, wallSeconds, share: used / wallSeconds };
+}
+
+/**
+ * utime + stime, in seconds, of this process's children that have exited and been
+ * waited for (cutime + cstime of /proc/self/stat), their own waited-for children
+ * included. The difference across one child's life is that child's CPU, which /proc
+ * no longer shows once it has exited (sipp), provided no other child ended meanwhile.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const ticks = clockTicksPerSecond(); // getconf first: it is a child too
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / ticks;
 }

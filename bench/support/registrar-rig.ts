@@ -2,6 +2,16 @@
  * What every benchmark run stands on: a Kamailio registrar and a fresh test database
  * holding the same N accounts (realm = the registrar's host:port), torn down with the
  * run's Teardown.
+ *
+ * Two registrar profiles (BENCH_REGISTRAR):
+ * - `production` (default): usrloc `db_mode` 1, every binding written through to the
+ *   location table (Kamailio's own database on the local MariaDB) before the 200 goes
+ *   out; a per-account REGISTER counter in `htable`; 8 UDP workers, as each blocks
+ *   on its INSERT. Digest auth with qop=auth against `auth_db`, as in both profiles.
+ * - `lean`: the rig before issue 15, kept for its history figures: `db_mode` 2
+ *   write-back with no flush during the run, no accounting, 4 workers.
+ * Either can add a WAN-like delay (BENCH_TRANSACTION_DELAY_MS=min-max): each REGISTER
+ * transaction stays open that long at the registrar (KamailioOptions.transactionDelayMs).
  */
 import { startKamailio, type KamailioHandle, type KamailioOptions } from '../../test/support/kamailio';
 import { createTestDatabase, type TestDatabase } from '../../test/support/mariadb';
@@ -34,19 +44,65 @@ export function kamailioMemoryMb(bindings: number): number {
   return 128 + Math.ceil((bindings * 1.5) / 1024);
 }
 
-export async function startRegistrarRig(size: number, teardown: Teardown, kamailio: KamailioOptions = {}): Promise<RegistrarRig> {
-  const accounts = benchAccounts(size);
-  const kam = await startKamailio({
+export const REGISTRAR_PROFILES = ['production', 'lean'] as const;
+export type RegistrarProfile = (typeof REGISTRAR_PROFILES)[number];
+
+export function parseRegistrarProfile(name: string, text: string | undefined): RegistrarProfile {
+  if (text === undefined) return 'production';
+  const profile = REGISTRAR_PROFILES.find((p) => p === text);
+  if (!profile) throw new Error(`${name}=${text}: expected one of ${REGISTRAR_PROFILES.join(', ')}`);
+  return profile;
+}
+
+/** BENCH_TRANSACTION_DELAY_MS="50-100": [min, max] ms; undefined when unset. */
+export function parseTransactionDelay(name: string, text: string | undefined): [number, number] | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+)-(\d+)$/.exec(text);
+  const range = match ? [Number(match[1]), Number(match[2])] as [number, number] : undefined;
+  if (!range || range[1] < range[0]) throw new Error(`${name}=${text}: expected <min ms>-<max ms>, e.g. 50-100`);
+  return range;
+}
+
+export interface RegistrarSetup {
+  profile: RegistrarProfile;
+  transactionDelayMs?: [number, number];
+}
+
+/** What the profile and the delay make of Kamailio's options, for `bindings` bindings. */
+export function registrarOptions(setup: RegistrarSetup, bindings: number): KamailioOptions {
+  const common: KamailioOptions = {
     tls: false,
     logLevel: 1, // level 2 logs a line per challenge: one per account
-    usrlocDbMode: 2, // write-back: the registrar's fastest mode
-    // No usrloc flush during a run: the DB statement counters then show the daemon's
-    // writes, not Kamailio's location table (db_mode 2 flushes every timer_interval).
-    usrlocTimerInterval: 3600,
-    children: 4,
-    sharedMemoryMb: kamailioMemoryMb(2 * size), // the daemon's bindings and sipp's
-    ...kamailio,
-  });
+    ...(setup.transactionDelayMs ? { transactionDelayMs: setup.transactionDelayMs, asyncWorkers: 8 } : {}),
+  };
+  if (setup.profile === 'lean') {
+    return {
+      ...common,
+      usrlocDbMode: 2, // write-back: the registrar's fastest mode
+      // No usrloc flush during a run: the DB statement counters then show the daemon's
+      // writes, not Kamailio's location table (db_mode 2 flushes every timer_interval).
+      usrlocTimerInterval: 3600,
+      children: 4,
+      sharedMemoryMb: kamailioMemoryMb(bindings),
+    };
+  }
+  return {
+    ...common,
+    usrlocDbMode: 1, // write-through: the location row is INSERTed before the 200
+    usrlocTimerInterval: 60, // purges expired rows only; nothing expires during a run
+    accounting: true,
+    children: 8,
+    // an htable item per address of record (~0.2 kB with its key) on top of the bindings
+    sharedMemoryMb: kamailioMemoryMb(bindings) + Math.ceil((bindings * 0.2) / 1024),
+  };
+}
+
+export async function startRegistrarRig(
+  size: number, teardown: Teardown, setup: RegistrarSetup, kamailio: KamailioOptions = {},
+): Promise<RegistrarRig> {
+  const accounts = benchAccounts(size);
+  // 2 × size bindings: the daemon's and sipp's
+  const kam = await startKamailio({ ...registrarOptions(setup, 2 * size), ...kamailio });
   teardown.add('stop Kamailio', () => kam.stop());
   await kam.addSubscribers(accounts.map(({ user, password }) => ({ user, password })));
 

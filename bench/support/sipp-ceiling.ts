@@ -6,6 +6,7 @@
  */
 import { sippRegisterClient, type SippAccount } from '../../test/support/sipp';
 import type { KamailioHandle } from '../../test/support/kamailio';
+import { reapedChildrenCpuSeconds } from './process-usage';
 
 export interface SippCeilingOptions {
   /** New REGISTERs per second sipp may start (sipp -r). */
@@ -25,6 +26,10 @@ export interface SippFigures {
   perSecond: number;
   /** sipp's own successful / (last stats dump − start); 1-second granularity. */
   sippReportedPerSecond: number;
+  /** sipp's utime + stime (s), from start to exit. */
+  cpuSeconds: number;
+  /** cpuSeconds ÷ successful, µs. */
+  cpuMicrosPerAccount: number;
 }
 
 export interface SippCeiling {
@@ -34,6 +39,9 @@ export interface SippCeiling {
 }
 
 export async function sippCeiling(kam: KamailioHandle, accounts: readonly SippAccount[], options: SippCeilingOptions): Promise<SippCeiling> {
+  // sipp is the only child of this process that ends during its run, so the growth of
+  // the reaped children's CPU is sipp's.
+  const cpuBefore = reapedChildrenCpuSeconds();
   const started = performance.now();
   const result = await sippRegisterClient({
     target: { host: kam.host, port: kam.ports.udp },
@@ -45,6 +53,7 @@ export async function sippCeiling(kam: KamailioHandle, accounts: readonly SippAc
     timeoutMs: options.timeoutMs,
   });
   const wallSeconds = (performance.now() - started) / 1000;
+  const cpuSeconds = reapedChildrenCpuSeconds() - cpuBefore;
   return {
     figures: {
       successful: result.successful,
@@ -53,6 +62,8 @@ export async function sippCeiling(kam: KamailioHandle, accounts: readonly SippAc
       wallSeconds,
       perSecond: result.successful / wallSeconds,
       sippReportedPerSecond: result.registrationsPerSecond,
+      cpuSeconds,
+      cpuMicrosPerAccount: result.successful > 0 ? (cpuSeconds / result.successful) * 1e6 : NaN,
     },
     logTail: result.logTail,
   };

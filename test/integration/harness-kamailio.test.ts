@@ -228,6 +228,18 @@ describe('harness: Kamailio options', function () {
     assert.equal(result.final.status, 200);
   });
 
+  it('accounting counts every REGISTER per account; transactionDelayMs holds each transaction open', async function () {
+    const kam = await start({ accounting: true, transactionDelayMs: [150, 200], tls: false });
+    const started = performance.now();
+    const result = await registerAlice(kam, 600);
+    const elapsedMs = performance.now() - started;
+    assert.equal(result.first.status, 401);
+    assert.equal(result.final.status, 200);
+    assert.ok(elapsedMs >= 2 * 150, `two transactions of >= 150 ms each took ${elapsedMs.toFixed(0)} ms`);
+    assert.match(await kam.rpc('htable.get', 'acc', 'alice'), /value: 2\b/);
+    assert.equal((await kam.locations({ username: 'alice' })).length, 1);
+  });
+
   it('nonceExpire: an expired nonce gets a stale=true challenge, whose answer is accepted', async function () {
     const kam = await start({ nonceExpire: 1, tls: false });
     await withProbe('udp', LOOPBACK, kam.ports.udp, async (probe) => {

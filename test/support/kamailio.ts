@@ -15,7 +15,9 @@
  * faults (reply503Prefix, dropPrefix) → www_authorize against the subscriber table
  * (plain-text passwords) → 401 with qop=auth on any failure → save("location"); any
  * other method → 405. usrloc writes through (db_mode 1), so a binding is in the
- * `location` table as soon as the 200 OK is sent.
+ * `location` table as soon as the 200 OK is sent. For benchmarks, `accounting` adds a
+ * per-account REGISTER counter (htable) and `transactionDelayMs` holds every REGISTER
+ * transaction open as over a WAN; both are off unless asked.
  *
  * Outages: freeze() / thaw() stop and continue every process of the instance (a host
  * gone silent); kill() ends them, keeping ports, configuration and database, and
@@ -73,6 +75,19 @@ export interface KamailioOptions {
    * microsecond timestamp, user, Call-ID, CSeq and Via (readRegisterTrace reads them).
    */
   traceRegisters?: boolean;
+  /**
+   * Count every REGISTER against its address of record in an `htable` (`acc`), as
+   * production registrars keep per-account accounting (default off; benchmarks).
+   */
+  accounting?: boolean;
+  /**
+   * Keep each REGISTER transaction open for a random [min, max] ms before handling it,
+   * as over a WAN, without holding a worker (tm + async_ms_sleep, then `asyncWorkers`
+   * processes run the rest). Default: no delay.
+   */
+  transactionDelayMs?: readonly [number, number];
+  /** Core async workers that handle delayed REGISTERs (default 4; with transactionDelayMs). */
+  asyncWorkers?: number;
   /** SIP worker processes per UDP socket, and TCP workers (default 2). */
   children?: number;
   /** Also listen on [::1] (same port numbers). */
@@ -459,7 +474,20 @@ function renderConfig(options: KamailioOptions, ctx: RenderContext): string {
     UNAVAILABLE_PREFIX: options.reply503Prefix ?? '',
     DROP_PREFIX: options.dropPrefix ?? '',
     TRACE_DEFINE: options.traceRegisters ? '#!define TRACE_REGISTERS' : '# traceRegisters: off',
+    PROFILE_DEFINES: profileDefines(options),
   });
+}
+
+/** Preprocessor defines for the benchmark registrar's options; none for the test suite. */
+function profileDefines(options: KamailioOptions): string {
+  const lines: string[] = [];
+  if (options.accounting) lines.push('#!define WITH_ACCOUNTING');
+  if (options.transactionDelayMs) {
+    const [min, max] = options.transactionDelayMs;
+    lines.push('#!define WITH_TRANSACTION_DELAY', `#!define TRANSACTION_DELAY_MIN_MS ${min}`,
+      `#!define TRANSACTION_DELAY_SPAN_MS ${max - min + 1}`, `#!define ASYNC_WORKERS ${options.asyncWorkers ?? 4}`);
+  }
+  return lines.length > 0 ? lines.join('\n') : '# no benchmark options';
 }
 
 function listenLines(ports: KamailioPorts, hosts: string[]): string {
@@ -493,7 +521,11 @@ function validateOptions(options: KamailioOptions): void {
     const prefix = options[key];
     if (prefix !== undefined && !/^[A-Za-z0-9_-]+$/.test(prefix)) throw new Error(`${key} must be letters, digits, '_' or '-'`);
   }
-  for (const key of ['defaultExpires', 'minExpires', 'maxExpires', 'nonceExpire', 'children'] as const) {
+  const delay = options.transactionDelayMs;
+  if (delay !== undefined && !(Number.isInteger(delay[0]) && Number.isInteger(delay[1]) && delay[0] >= 0 && delay[1] >= delay[0])) {
+    throw new Error(`transactionDelayMs must be [min, max] whole ms with 0 <= min <= max, got ${JSON.stringify(delay)}`);
+  }
+  for (const key of ['defaultExpires', 'minExpires', 'maxExpires', 'nonceExpire', 'children', 'asyncWorkers'] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new Error(`${key} must be an integer >= 0`);
   }
