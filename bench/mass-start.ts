@@ -25,7 +25,7 @@
  * (benchmark, sipp, daemon) on CPU 0, Kamailio and MariaDB on CPU 1, as if the registrar
  * were another host (support/cpu-split.ts); BENCH_REGISTRAR=production (default) or
  * lean, and BENCH_TRANSACTION_DELAY_MS=50-100 for a WAN-like registrar
- * (support/registrar-rig.ts). Results: bench/results/mass-start-<registrar>.json
+ * (support/registrar-rig.ts). Results: bench/results/mass-start-<registrar>[-delay-…][-cpu-split-…].json
  * (mass-start.json for lean, as before issue 15) and Markdown tables.
  *
  * CPU per account is reported from the daemon's process start (its utime + stime when
@@ -43,7 +43,7 @@ import {
   backgroundStatementRates, readStatementCounters, statementRates, type StatementRates,
 } from './support/mariadb-counters';
 import { CpuBudgetMeter, type CpuBudget } from './support/cpu-budget';
-import { applyCpuSplit, parseCpuSplit, pinProcessGroup } from './support/cpu-split';
+import { applyCpuSplit, parseCpuSplit, pinProcessGroup, type CpuSplit } from './support/cpu-split';
 import { coreShareDuring, cpuSeconds, peakRssBytes } from './support/process-usage';
 import {
   addSippAccounts, parseRegistrarProfile, parseTransactionDelay, startRegistrarRig, type RegistrarRig, type RegistrarSetup,
@@ -88,11 +88,12 @@ const settings = {
   } satisfies RegistrarSetup,
 };
 
-/** mass-start.json for the lean registrar (the file's name before issue 15), else by profile and delay. */
-function resultsFileName(setup: RegistrarSetup): string {
-  if (setup.profile === 'lean' && !setup.transactionDelayMs) return 'mass-start.json';
+/** mass-start.json for the lean registrar (the file's name before issue 15), else by profile, delay and CPU split. */
+function resultsFileName(setup: RegistrarSetup, split: CpuSplit | undefined): string {
+  const cpus = split ? `-cpu-split-${split.client}-${split.registrar}`.replace(/,/g, '_') : '';
+  if (setup.profile === 'lean' && !setup.transactionDelayMs && !split) return 'mass-start.json';
   const delay = setup.transactionDelayMs ? `-delay-${setup.transactionDelayMs.join('-')}ms` : '';
-  return `mass-start-${setup.profile}${delay}.json`;
+  return `mass-start-${setup.profile}${delay}${cpus}.json`;
 }
 
 function describeRegistrar(setup: RegistrarSetup): string {
@@ -442,7 +443,7 @@ async function main(): Promise<void> {
   if (split) say(`CPU split: the benchmark, sipp and the daemon on CPU ${split.client}; Kamailio and MariaDB on CPU ${split.registrar}`);
   say(`registrar: ${describeRegistrar(settings.registrar)}`);
   const results: SizeResult[] = [];
-  const file = resultsPath(resultsFileName(settings.registrar));
+  const file = resultsPath(resultsFileName(settings.registrar, split));
   for (const size of settings.sizes) {
     results.push(await measureSize(size));
     writeJson(file, { machine, settings, results });

@@ -6,8 +6,8 @@
  * Two registrar profiles (BENCH_REGISTRAR):
  * - `production` (default): usrloc `db_mode` 1, every binding written through to the
  *   location table (Kamailio's own database on the local MariaDB) before the 200 goes
- *   out; a per-account REGISTER counter in `htable`; 8 UDP workers, as each blocks
- *   on its INSERT. Digest auth with qop=auth against `auth_db`, as in both profiles.
+ *   out; a location hash table sized for the bindings (usrlocHashSize); a per-account
+ *   REGISTER counter in `htable`; 8 UDP workers, as each blocks on its INSERT. Digest auth with qop=auth against `auth_db`, as in both profiles.
  * - `lean`: the rig before issue 15, kept for its history figures: `db_mode` 2
  *   write-back with no flush during the run, no accounting, 4 workers.
  * Either can add a WAN-like delay (BENCH_TRANSACTION_DELAY_MS=min-max): each REGISTER
@@ -44,6 +44,15 @@ export function kamailioMemoryMb(bindings: number): number {
   return 128 + Math.ceil((bindings * 1.5) / 1024);
 }
 
+/**
+ * usrloc's hash_size for `bindings`: about 8 bindings per slot, as a registrar sized for
+ * its subscribers is configured (Kamailio's default of 2^10 slots would leave 1 000
+ * bindings per slot at 1 000 000, each REGISTER walking them).
+ */
+export function usrlocHashSize(bindings: number): number {
+  return Math.min(20, Math.max(10, Math.ceil(Math.log2(Math.max(1, bindings) / 8))));
+}
+
 export const REGISTRAR_PROFILES = ['production', 'lean'] as const;
 export type RegistrarProfile = (typeof REGISTRAR_PROFILES)[number];
 
@@ -68,8 +77,23 @@ export interface RegistrarSetup {
   transactionDelayMs?: [number, number];
 }
 
+/**
+ * Shared memory for the WAN case's transactions on top of the bindings: each held
+ * REGISTER is a transaction (a shared-memory clone of the request, its reply, and the
+ * async task), kept until tm's wait timer (5 s) after its reply, so thousands a second
+ * stay allocated. With the bindings' sizing alone Kamailio ran out at 10 000 accounts
+ * ("Free fragment not found", 500 replies).
+ */
+const TRANSACTION_SHARED_MEMORY_MB = 512;
+
 /** What the profile and the delay make of Kamailio's options, for `bindings` bindings. */
 export function registrarOptions(setup: RegistrarSetup, bindings: number): KamailioOptions {
+  const options = profileOptions(setup, bindings);
+  if (!setup.transactionDelayMs) return options;
+  return { ...options, sharedMemoryMb: (options.sharedMemoryMb ?? 128) + TRANSACTION_SHARED_MEMORY_MB };
+}
+
+function profileOptions(setup: RegistrarSetup, bindings: number): KamailioOptions {
   const common: KamailioOptions = {
     tls: false,
     logLevel: 1, // level 2 logs a line per challenge: one per account
@@ -90,6 +114,7 @@ export function registrarOptions(setup: RegistrarSetup, bindings: number): Kamai
     ...common,
     usrlocDbMode: 1, // write-through: the location row is INSERTed before the 200
     usrlocTimerInterval: 60, // purges expired rows only; nothing expires during a run
+    usrlocHashSize: usrlocHashSize(bindings),
     accounting: true,
     children: 8,
     // an htable item per address of record (~0.2 kB with its key) on top of the bindings

@@ -101,6 +101,8 @@ export interface KamailioOptions {
   usrlocDbMode?: 1 | 2 | 3;
   /** usrloc timer_interval: how often expired bindings are purged / flushed (default 10 s). */
   usrlocTimerInterval?: number;
+  /** usrloc hash_size: the location table has 2^hashSize slots (Kamailio's default 10). */
+  usrlocHashSize?: number;
   /** Kamailio `debug` level: 1 warnings, 2 info (default; one line per failed auth), 3 debug. */
   logLevel?: number;
   /** Shared memory in MB (default 128; 100 000 bindings need roughly 100). */
@@ -463,6 +465,7 @@ function renderConfig(options: KamailioOptions, ctx: RenderContext): string {
     DB_URL: dbUrl(ctx.server, ctx.database),
     USRLOC_DB_MODE: String(options.usrlocDbMode ?? 1),
     USRLOC_TIMER_INTERVAL: String(options.usrlocTimerInterval ?? 10),
+    USRLOC_HASH_SIZE: String(options.usrlocHashSize ?? 10),
     DEFAULT_EXPIRES: String(options.defaultExpires ?? 3600),
     MIN_EXPIRES: String(options.minExpires ?? 0),
     MAX_EXPIRES: String(options.maxExpires ?? 0),
