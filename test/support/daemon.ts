@@ -33,6 +33,8 @@ export interface DaemonOptions {
   extraArgs?: string[];
   /** Options for node itself, before the script, e.g. ['--max-semi-space-size=32']. */
   nodeArgs?: string[];
+  /** Another build's main.js (benchmarks comparing code); default: this build's. */
+  main?: string;
   /** Append the daemon's standard output (node's own, e.g. --trace-gc) to this file; else it is dropped. */
   stdoutFile?: string;
   /** Reuse a config folder and ports (restart after a kill). */
@@ -118,7 +120,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     writeFileSync(path.join(dir, 'jsonrpc.conf'), confText({ jsonrpc_port: String(jsonrpcPort), ...options.jsonrpc }));
   }
 
-  const args = [...(options.nodeArgs ?? []), MAIN, ...(options.foreground === false ? [] : ['-E']), '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
+  const args = [...(options.nodeArgs ?? []), options.main ?? MAIN, ...(options.foreground === false ? [] : ['-E']), '-D', String(options.logLevel ?? 3), '-f', path.join(dir, 'sems.conf'), ...(options.extraArgs ?? [])];
   // The child gets its own copy of the descriptor: ours is closed once it runs.
   const stdout = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a');
   const child = spawn(process.execPath, args, {
