@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
 import type { AccountData, AccountType } from '../../src/agent/account';
 import type { RegistrationControl } from '../../src/agent/di-interface';
-import { ControlPlane } from '../../src/control-plane/control-plane';
+import { CONTROL_PLANE_YOUNG_GENERATION_MB, ControlPlane } from '../../src/control-plane/control-plane';
 import { LogLevel, getLogLevel, logThrough, logToStderr, setLogLevel } from '../../src/process/log';
 import { freePort } from '../support/ports';
 import { startPythonScript } from '../support/python-script';
@@ -179,6 +179,16 @@ describe('control plane thread (integration)', function () {
     plane = new ControlPlane({}, new RecordingEngine());
     await plane.start();
     await plane.stop(100); // nothing to end
+  });
+
+  it('starts the thread with a small young generation (its heap adds little to the engine\'s peak)', async () => {
+    plane = new ControlPlane({ jsonrpc: jsonRpcConfig() }, new RecordingEngine(), require.resolve('../support/limits-control-thread'));
+    const reported = await plane.start().then(() => assert.fail('the stand-in reports its limits as a failure'), (err: Error) => err.message);
+    const limits = JSON.parse(reported.slice(reported.indexOf('{'))) as { maxYoungGenerationSizeMb: number };
+    assert.equal(limits.maxYoungGenerationSizeMb, CONTROL_PLANE_YOUNG_GENERATION_MB);
+    assert.ok(CONTROL_PLANE_YOUNG_GENERATION_MB < 32, 'smaller than V8\'s default for the main thread');
+    await plane.stop(100);
+    plane = undefined;
   });
 
   it('replaces a thread that died, and stops cleanly', async () => {
