@@ -7,7 +7,7 @@ DEB_PACKAGES := kamailio kamailio-mysql-modules kamailio-tls-modules sip-tester 
 BENCH_DEB_PACKAGES := gnuplot-nox
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all build deps system-deps bench-deps test test-long audit lint typecheck test-build unit run db clean bench bench-wan bench-sip bench-rpc bench-db bench-messages deb
+.PHONY: all build deps system-deps bench-deps test test-long audit lint typecheck test-build unit run db clean bench bench-wan bench-million bench-cpu bench-sip bench-rpc bench-db bench-messages deb
 
 all: build
 
@@ -85,6 +85,16 @@ bench: bench-deps test-build
 # transaction held open 50-100 ms, as over a WAN (BENCH_SIZES defaults to 10 000 here).
 bench-wan: bench-deps test-build
 	BENCH_TRANSACTION_DELAY_MS=50-100 BENCH_SIZES=$${BENCH_SIZES:-10000} node build/bench/mass-start.js
+
+# Issue 15's 1 000 000 accounts on one machine (~40 minutes; doc/benchmarks.md, "One
+# million accounts"): mass start, idle, restart and restore, then 15 minutes of refreshes.
+bench-million: bench-deps test-build
+	node build/bench/million.js
+
+# The daemon's CPU per account for one mass start, variants in turn (issue 15's A/B tool:
+# node options, db_reg_agent.conf settings or another build; see bench/daemon-cpu.ts).
+bench-cpu: bench-deps test-build
+	node build/bench/daemon-cpu.js
 
 run: build db
 	node dist/main.js -E -f etc/sems.conf
