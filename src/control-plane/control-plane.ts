@@ -40,9 +40,9 @@ const THREAD_ENTRY = path.join(__dirname, 'control-plane-thread.js');
 const EXPOSED = new Set<string>([...QUEUEING_CONTROL_METHODS, ...ANSWERING_CONTROL_METHODS]);
 /**
  * The thread's young generation, MB (V8 gives a worker the main thread's default, 16 MB
- * per semi-space). Calls are small and few next to SIP traffic, but answering
- * getStatistics four times a second during a mass start let that generation grow to
- * its full size, ~30 MB of RSS on top of the engine's peak.
+ * per semi-space). Calls are small and few next to SIP traffic; with the default, a
+ * 100 000 mass start polled with getStatistics four times a second peaked at 305 MB of
+ * RSS, with this 278 MB (one run each, doc/benchmarks.md).
  */
 export const CONTROL_PLANE_YOUNG_GENERATION_MB = 8;
 /** A thread that died is started again after this long. */
