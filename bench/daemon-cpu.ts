@@ -22,6 +22,7 @@
  * and the REGISTERs it received per account (2 plus retransmissions); peak RSS.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { registersReceived } from '../test/support/kamailio';
 import { clockTicksPerSecond } from '../test/support/process-cpu';
 import { envNumber, envText } from './support/bench-env';
 import { applyCpuSplit, parseCpuSplit, pinProcessGroup } from './support/cpu-split';
@@ -77,12 +78,6 @@ function mainThreadSwitches(pid: number): { voluntary: number; involuntary: numb
   return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
 }
 
-/** Kamailio's count of received REGISTER requests (`kamcmd stats.get_statistics rcv_requests_register`). */
-async function registersReceived(rig: RegistrarRig): Promise<number> {
-  const text = await rig.kam.rpc('stats.get_statistics', 'rcv_requests_register');
-  return Number(/rcv_requests_register\s*=\s*(\d+)/.exec(text)?.[1] ?? NaN);
-}
-
 /** CPU seconds (user + system) of each of the process's threads, by thread name (/proc/<pid>/task/<tid>/comm). */
 function cpuByThread(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
@@ -101,37 +96,38 @@ function cpuByThread(pid: number): Map<string, number> {
   return byName;
 }
 
-/** sipp in the daemon's place: same fresh registrar and accounts; its CPU is its own (reaped-children accounting). */
-async function sippTrial(label: string): Promise<Trial> {
+/** A fresh registrar and accounts for one trial (pinned under BENCH_CPU_SPLIT), torn down after `run`. */
+async function onFreshRegistrar(run: (rig: RegistrarRig, meter: CpuBudgetMeter, teardown: Teardown) => Promise<Trial>): Promise<Trial> {
   const teardown = new Teardown();
   try {
     await waitForQuietMachine(envNumber('BENCH_MAX_LOAD', 3), 300_000, (line) => process.stdout.write(`${line}\n`));
     const rig = await startRegistrarRig(size, teardown, setup);
     if (cpuSplit) pinProcessGroup(rig.kam.pid, cpuSplit.registrar);
-    const meter = new CpuBudgetMeter(rig.kam.pid);
+    return await run(rig, new CpuBudgetMeter(rig.kam.pid), teardown);
+  } finally {
+    await teardown.close();
+  }
+}
+
+/** sipp in the daemon's place: same fresh registrar and accounts; its CPU is its own (reaped-children accounting). */
+function sippTrial(label: string): Promise<Trial> {
+  return onFreshRegistrar(async (rig, meter) => {
     const accounts = rig.accounts.map((a) => ({ user: a.user, password: a.password, domain: rig.realm }));
     const { figures } = await sippCeiling(rig.kam, accounts, { rate: 20_000, concurrency: 1000, expires: 3600, timeoutMs: Math.max(120_000, size * 5) });
     const budget = meter.stop();
     return {
       label, wallSeconds: figures.wallSeconds, userSeconds: figures.cpuSeconds, systemSeconds: 0, peakRssMb: NaN,
       failed: figures.failed, wakeups: NaN, preemptions: NaN, registrarSeconds: budget.registrarCores * budget.wallSeconds,
-      registersReceived: await registersReceived(rig),
+      registersReceived: await registersReceived(rig.kam),
     };
-  } finally {
-    await teardown.close();
-  }
+  });
 }
 
-async function trial(label: string, words: string[], main: string | undefined): Promise<Trial> {
+function trial(label: string, words: string[], main: string | undefined): Promise<Trial> {
   if (words.length === 1 && words[0] === 'sipp') return sippTrial(label);
   const nodeArgs = words.filter((w) => !w.startsWith('agent:'));
   const agent = Object.fromEntries(words.filter((w) => w.startsWith('agent:')).map((w) => w.slice(6).split('=', 2) as [string, string]));
-  const teardown = new Teardown();
-  try {
-    await waitForQuietMachine(envNumber('BENCH_MAX_LOAD', 3), 300_000, (line) => process.stdout.write(`${line}\n`));
-    const rig = await startRegistrarRig(size, teardown, setup);
-    if (cpuSplit) pinProcessGroup(rig.kam.pid, cpuSplit.registrar);
-    const meter = new CpuBudgetMeter(rig.kam.pid);
+  return onFreshRegistrar(async (rig, meter, teardown) => {
     const started = performance.now();
     const { daemon } = await startBenchDaemon({ db: rig.db.config, agent: { expires: '3600', ...agent }, nodeArgs, main, stdoutFile: envText('BENCH_DAEMON_STDOUT') }, teardown);
     teardown.add('remove the daemon config folder', () => daemon.cleanup());
@@ -149,31 +145,29 @@ async function trial(label: string, words: string[], main: string | undefined): 
       process.stdout.write(`  registrar log tail:\n${rig.kam.logTail(20)}\n`);
     }
     const switches = mainThreadSwitches(pid);
-    const received = await registersReceived(rig);
+    const received = await registersReceived(rig.kam);
     const threads = [...cpuByThread(pid)].sort((a, b) => b[1] - a[1]).map(([name, sec]) => `${name} ${(sec / size * 1e6).toFixed(0)}`);
     process.stdout.write(`  CPU by thread (µs/account): ${threads.join(', ')}\n`);
     await stopDaemon(daemon);
     return { label, wallSeconds, userSeconds: cpu.user, systemSeconds: cpu.system, peakRssMb, failed: size - counts.active,
       wakeups: switches.voluntary, preemptions: switches.involuntary, registrarSeconds, registersReceived: received,
     };
-  } finally {
-    await teardown.close();
-  }
+  });
 }
 
 async function main(): Promise<void> {
   const restoreDatabaseCpus = cpuSplit ? applyCpuSplit(cpuSplit) : () => undefined;
-  const runs: Array<{ label: string; nodeArgs: string[]; main: string | undefined }> = [];
+  const runs: Array<{ label: string; words: string[]; main: string | undefined }> = [];
   for (const main of daemons.length > 0 ? daemons : [undefined]) {
     for (const variant of variants) {
       const label = [main, variant === 'default' ? '' : variant].filter(Boolean).join(' ') || 'default';
-      runs.push({ label, nodeArgs: variant === 'default' ? [] : variant.split(/\s+/), main });
+      runs.push({ label, words: variant === 'default' ? [] : variant.split(/\s+/), main });
     }
   }
   const results: Trial[] = [];
   for (let t = 0; t < trials; t++) {
     for (const run of runs) {
-      const r = await trial(run.label, run.nodeArgs, run.main);
+      const r = await trial(run.label, run.words, run.main);
       results.push(r);
       const perAccount = (s: number): string => (s / size * 1e6).toFixed(0);
       process.stdout.write(`${r.label}: ${r.wallSeconds.toFixed(2)} s, user ${perAccount(r.userSeconds)} + system ${perAccount(r.systemSeconds)} µs/account, `

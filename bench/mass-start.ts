@@ -34,7 +34,7 @@
  * CPU per account against the same registrar in the same run.
  */
 import type { DaemonOptions, RunningDaemon } from '../test/support/daemon';
-import { agentStatistics, type AgentStatistics } from './support/agent-statistics';
+import { agentStatistics, daemonActiveCounts, type AgentStatistics } from './support/agent-statistics';
 import { envNumber, envSizes, envText, envWords } from './support/bench-env';
 import { restoreReport, startBenchDaemon, stopDaemon, type RestoreReport } from './support/bench-daemon';
 import { describeMachine, formatLoad, loadAverages, waitForQuietMachine } from './support/machine';
@@ -48,7 +48,7 @@ import { coreShareDuring, cpuSeconds, peakRssBytes } from './support/process-usa
 import {
   addSippAccounts, parseRegistrarProfile, parseTransactionDelay, startRegistrarRig, type RegistrarRig, type RegistrarSetup,
 } from './support/registrar-rig';
-import { statusCounts, waitForAllActive, type ActiveCounts, type StatusCounts } from './support/registration-counts';
+import { statusCounts, waitForAllActive, type StatusCounts } from './support/registration-counts';
 import { watchReplies } from './support/reply-watch';
 import { resultsPath, writeJson } from './support/results-files';
 import { sippCeiling, type SippFigures } from './support/sipp-ceiling';
@@ -165,21 +165,6 @@ async function massStart(rig: RegistrarRig, size: number, teardown: Teardown): P
   return {
     daemon, wallSeconds, repliesCompleteSeconds, dbBackoffWarnings, cpuSeconds: cpu, steadyState: steady.result(), cpuBudget, counts, statements, restore,
   };
-}
-
-/**
- * ACTIVE and FAILED in the daemon's memory (getStatistics): the table is scanned only
- * once these say every account is ACTIVE, so the polling does not load MariaDB while
- * the daemon and the registrar share the machine with it. Zero while the RPC servers
- * are not up yet (they start after the accounts are loaded).
- */
-async function daemonActiveCounts(daemon: RunningDaemon): Promise<ActiveCounts> {
-  try {
-    const { byStatus } = await agentStatistics(daemon);
-    return { active: byStatus['2'] ?? 0, failed: byStatus['3'] ?? 0 };
-  } catch {
-    return { active: 0, failed: 0 };
-  }
 }
 
 function assertRunning(daemon: RunningDaemon): void {

@@ -21,7 +21,7 @@
  * Results: bench/results/million.json, bench/results/million-refreshes.csv and
  * Markdown on standard output.
  */
-import { agentStatistics } from './support/agent-statistics';
+import { agentStatistics, daemonActiveCounts } from './support/agent-statistics';
 import { envNumber } from './support/bench-env';
 import { restoreReport, startBenchDaemon, stopDaemon } from './support/bench-daemon';
 import { describeMachine, formatLoad, loadAverages } from './support/machine';
@@ -109,14 +109,7 @@ async function main(): Promise<void> {
       stallMs: 120_000,
       timeoutMs: 3 * 3600_000,
       pollMs: 2500,
-      precount: async () => {
-        try {
-          const { byStatus } = await agentStatistics(daemon);
-          return { active: byStatus['2'] ?? 0, failed: byStatus['3'] ?? 0 };
-        } catch {
-          return { active: 0, failed: 0 };
-        }
-      },
+      precount: () => daemonActiveCounts(daemon),
       progress: (c) => say(`  ${formatNumber(c.active)} ACTIVE, ${c.failed} FAILED (${secondsSince(spawnedAt).toFixed(0)} s)`),
     });
     const massStart = {

@@ -4,6 +4,7 @@
  */
 import type { RunningDaemon } from '../../test/support/daemon';
 import { di } from '../../test/support/registrations';
+import type { ActiveCounts } from './registration-counts';
 
 /** The members of getStatistics the benchmarks use. */
 export interface AgentStatistics {
@@ -40,4 +41,19 @@ export async function agentStatistics(daemon: RunningDaemon): Promise<AgentStati
     replies: numbers(result.replies),
     inFlight: Number(result.in_flight),
   };
+}
+
+/**
+ * ACTIVE and FAILED in the daemon's memory (getStatistics): the table is scanned only
+ * once these say every account is ACTIVE, so the polling does not load MariaDB while
+ * the daemon and the registrar share the machine with it. Zero while getStatistics
+ * does not answer yet (the RPC servers are starting, or hold calls during the load).
+ */
+export async function daemonActiveCounts(daemon: RunningDaemon): Promise<ActiveCounts> {
+  try {
+    const { byStatus } = await agentStatistics(daemon);
+    return { active: byStatus['2'] ?? 0, failed: byStatus['3'] ?? 0 };
+  } catch {
+    return { active: 0, failed: 0 };
+  }
 }

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { README_JOINED_QUERY, startDaemon, type RunningDaemon } from '../support/daemon';
-import { startKamailio, type KamailioHandle, type LocationRow } from '../support/kamailio';
+import { registersReceived, startKamailio, type KamailioHandle, type LocationRow } from '../support/kamailio';
 import { createTestDatabase, type TestDatabase } from '../support/mariadb';
 import {
   bindingStamp, defaultContact, di, printDaemonLogOnFailure, registrationRows, RegStatus, sleep, waitFor,
@@ -39,14 +39,6 @@ interface Statistics {
 
 const statistics = async (d: RunningDaemon): Promise<Statistics> => (await di(d, 'getStatistics')) as Statistics;
 const registersSent = async (d: RunningDaemon): Promise<number> => (await statistics(d)).sent.REGISTER ?? 0;
-
-/** REGISTER requests Kamailio has received since it started (retransmissions included). */
-async function registersReceived(kam: KamailioHandle): Promise<number> {
-  const text = await kam.rpc('stats.get_statistics', 'rcv_requests_register');
-  const match = /rcv_requests_register\s*=\s*(\d+)/.exec(text);
-  if (!match) throw new Error(`no rcv_requests_register in: ${text}`);
-  return Number(match[1]);
-}
 
 /** Every binding at the registrar, by user; fails unless each account has exactly one. */
 async function oneBindingEach(kam: KamailioHandle): Promise<Map<string, LocationRow>> {

@@ -232,6 +232,14 @@ export function authFailures(kam: KamailioHandle, callId: string): AuthFailure[]
 }
 
 /** Starts a Kamailio registrar; resolves once UDP, TCP and TLS all answer. */
+/** REGISTER requests Kamailio has received since it started (retransmissions included; kamcmd's `rcv_requests_register`). */
+export async function registersReceived(kam: KamailioHandle): Promise<number> {
+  const text = await kam.rpc('stats.get_statistics', 'rcv_requests_register');
+  const match = /rcv_requests_register\s*=\s*(\d+)/.exec(text);
+  if (!match) throw new Error(`no rcv_requests_register in: ${text}`);
+  return Number(match[1]);
+}
+
 export async function startKamailio(options: KamailioOptions = {}): Promise<KamailioHandle> {
   validateOptions(options);
   const server: MysqlServer = { ...DEFAULT_MYSQL, ...options.mysql };
